@@ -1,0 +1,20 @@
+import type { Storage } from '@pocketping/core';
+
+/** Options of `storageConformance`. */
+export interface StorageConformanceOptions {
+  /** Shown in the test names, e.g. `PostgresStorage`. */
+  name: string;
+  /** Returns a fresh, not yet initialized storage (use a random namespace per call). */
+  create: () => Storage | Promise<Storage>;
+  /** Cleans up after one test (drop the namespace); `close()` is called before it. */
+  destroy?: (storage: Storage) => void | Promise<void>;
+  /** Skip the whole suite, with the reason printed (e.g. a service is not running). */
+  skip?: string | false;
+}
+
+/** Creates and initializes a storage for one test, and tears it down after. */
+export interface StorageHandle {
+  get(): Promise<Storage>;
+  /** A second instance on the same backend, for restart/persistence checks (if `create` shares it). */
+  reopen(): Promise<Storage>;
+}

@@ -1,0 +1,220 @@
+import type { Attachment, Message, Session } from './models.js';
+import {
+  type AttachmentPatch,
+  applyMessageQuery,
+  compareMessages,
+  type MessagePatch,
+  type MessageQuery,
+  type SessionPatch,
+  type SessionQuery,
+  type Storage,
+} from './storage.js';
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+function assignDefined<T extends object>(target: T, patch: Partial<T>): T {
+  for (const [key, value] of Object.entries(patch)) {
+    if (value !== undefined) (target as Record<string, unknown>)[key] = value;
+  }
+  return target;
+}
+
+/**
+ * Keeps everything in process memory. The default storage: fast, zero setup, and gone on
+ * restart. Implements every optional Storage method.
+ *
+ * @example
+ * ```ts
+ * const pp = new PocketPing({ storage: new MemoryStorage() });
+ * ```
+ */
+export class MemoryStorage implements Storage {
+  private readonly sessions = new Map<string, Session>();
+  /** Per session, messages kept sorted ascending (timestamp, id). */
+  private readonly sessionMessages = new Map<string, Message[]>();
+  private readonly messages = new Map<string, Message>();
+  private readonly visitorSessions = new Map<string, string>();
+  private readonly threads = new Map<string, string>();
+  private readonly bridgeMessages = new Map<string, string>();
+  private readonly attachments = new Map<string, Attachment>();
+
+  async createSession(session: Session): Promise<void> {
+    const copy = clone(session);
+    this.sessions.set(copy.id, copy);
+    this.indexVisitor(copy);
+    for (const [bridge, threadId] of Object.entries(copy.bridgeThreads ?? {})) {
+      this.threads.set(`${bridge}\u0000${threadId}`, copy.id);
+    }
+  }
+
+  async getSession(sessionId: string): Promise<Session | null> {
+    const s = this.sessions.get(sessionId);
+    return s ? clone(s) : null;
+  }
+
+  async updateSession(sessionId: string, patch: SessionPatch): Promise<Session | null> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return null;
+    assignDefined(s, clone(patch));
+    this.indexVisitor(s);
+    return clone(s);
+  }
+
+  async getSessionByVisitorId(visitorId: string): Promise<Session | null> {
+    const id = this.visitorSessions.get(visitorId);
+    return id ? this.getSession(id) : null;
+  }
+
+  async listSessions(query: SessionQuery = {}): Promise<Session[]> {
+    let list = [...this.sessions.values()];
+    if (query.status) list = list.filter((s) => s.status === query.status);
+    if (query.before) list = list.filter((s) => s.lastActivity.getTime() < query.before!.getTime());
+    if (query.since) list = list.filter((s) => s.lastActivity.getTime() >= query.since!.getTime());
+    list.sort((a, b) => b.lastActivity.getTime() - a.lastActivity.getTime() || (a.id < b.id ? -1 : 1));
+    if (query.limit !== undefined) list = list.slice(0, query.limit);
+    return list.map(clone);
+  }
+
+  async deleteSession(sessionId: string): Promise<boolean> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return false;
+    this.sessions.delete(sessionId);
+    if (this.visitorSessions.get(s.visitorId) === sessionId) this.visitorSessions.delete(s.visitorId);
+    for (const [bridge, threadId] of Object.entries(s.bridgeThreads ?? {})) {
+      this.threads.delete(`${bridge}\u0000${threadId}`);
+    }
+    for (const m of this.sessionMessages.get(sessionId) ?? []) {
+      this.messages.delete(m.id);
+      for (const [bridge, pid] of Object.entries(m.bridgeMessageIds ?? {})) {
+        this.bridgeMessages.delete(`${bridge}\u0000${pid}`);
+      }
+    }
+    this.sessionMessages.delete(sessionId);
+    for (const [id, a] of this.attachments) if (a.sessionId === sessionId) this.attachments.delete(id);
+    return true;
+  }
+
+  async cleanupOldSessions(olderThan: Date): Promise<number> {
+    let count = 0;
+    for (const s of [...this.sessions.values()]) {
+      if (s.lastActivity.getTime() < olderThan.getTime()) {
+        await this.deleteSession(s.id);
+        count++;
+      }
+    }
+    return count;
+  }
+
+  async saveMessage(message: Message): Promise<void> {
+    const copy = clone(message);
+    const existing = this.messages.get(copy.id);
+    let list = this.sessionMessages.get(copy.sessionId);
+    if (!list) {
+      list = [];
+      this.sessionMessages.set(copy.sessionId, list);
+    }
+    if (existing) {
+      const idx = list.indexOf(existing);
+      if (idx >= 0) list.splice(idx, 1);
+    }
+    // Binary insertion keeps the list sorted; new messages almost always go at the end.
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareMessages(list[mid]!, copy) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, copy);
+    this.messages.set(copy.id, copy);
+    for (const [bridge, pid] of Object.entries(copy.bridgeMessageIds ?? {})) {
+      this.bridgeMessages.set(`${bridge}\u0000${pid}`, copy.id);
+    }
+  }
+
+  async getMessages(sessionId: string, query: MessageQuery = {}): Promise<Message[]> {
+    const list = this.sessionMessages.get(sessionId) ?? [];
+    if (!query.after && !query.before) {
+      const slice =
+        query.limit !== undefined && list.length > query.limit ? list.slice(list.length - query.limit) : list;
+      return slice.map(clone);
+    }
+    return applyMessageQuery(list, query).map(clone);
+  }
+
+  async getMessage(messageId: string): Promise<Message | null> {
+    const m = this.messages.get(messageId);
+    return m ? clone(m) : null;
+  }
+
+  async updateMessage(messageId: string, patch: MessagePatch): Promise<Message | null> {
+    const m = this.messages.get(messageId);
+    if (!m) return null;
+    assignDefined(m, clone(patch));
+    for (const [bridge, pid] of Object.entries(m.bridgeMessageIds ?? {})) {
+      this.bridgeMessages.set(`${bridge}\u0000${pid}`, m.id);
+    }
+    return clone(m);
+  }
+
+  async setBridgeThread(sessionId: string, bridge: string, threadId: string | null): Promise<void> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return;
+    const previous = s.bridgeThreads?.[bridge];
+    if (previous !== undefined) this.threads.delete(`${bridge}\u0000${previous}`);
+    const threads = { ...(s.bridgeThreads ?? {}) };
+    if (threadId === null) delete threads[bridge];
+    else {
+      threads[bridge] = threadId;
+      this.threads.set(`${bridge}\u0000${threadId}`, sessionId);
+    }
+    s.bridgeThreads = threads;
+  }
+
+  async findSessionByBridgeThread(bridge: string, threadId: string): Promise<Session | null> {
+    const id = this.threads.get(`${bridge}\u0000${threadId}`);
+    return id ? this.getSession(id) : null;
+  }
+
+  async saveBridgeMessageId(messageId: string, bridge: string, platformMessageId: string): Promise<void> {
+    const m = this.messages.get(messageId);
+    if (!m) return;
+    m.bridgeMessageIds = { ...(m.bridgeMessageIds ?? {}), [bridge]: platformMessageId };
+    this.bridgeMessages.set(`${bridge}\u0000${platformMessageId}`, messageId);
+  }
+
+  async findMessageByBridgeId(bridge: string, platformMessageId: string): Promise<Message | null> {
+    const id = this.bridgeMessages.get(`${bridge}\u0000${platformMessageId}`);
+    return id ? this.getMessage(id) : null;
+  }
+
+  async saveAttachment(attachment: Attachment): Promise<void> {
+    this.attachments.set(attachment.id, clone(attachment));
+  }
+
+  async getAttachment(attachmentId: string): Promise<Attachment | null> {
+    const a = this.attachments.get(attachmentId);
+    return a ? clone(a) : null;
+  }
+
+  async updateAttachment(attachmentId: string, patch: AttachmentPatch): Promise<Attachment | null> {
+    const a = this.attachments.get(attachmentId);
+    if (!a) return null;
+    assignDefined(a, clone(patch));
+    return clone(a);
+  }
+
+  async ping(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {}
+
+  private indexVisitor(s: Session): void {
+    const currentId = this.visitorSessions.get(s.visitorId);
+    const current = currentId ? this.sessions.get(currentId) : undefined;
+    if (!current || current.id === s.id || current.createdAt.getTime() <= s.createdAt.getTime()) {
+      this.visitorSessions.set(s.visitorId, s.id);
+    }
+  }
+}

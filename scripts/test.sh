@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: starts PostgreSQL and Redis (scripts/services.sh), runs every vitest
+# project, and ends with one line `N passed, N failed`. Extra arguments go to vitest.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+if ! bash scripts/services.sh >/dev/null; then
+  if [ -n "${CI:-}" ]; then
+    echo "[test] a required service (PostgreSQL or Redis) could not be started; failing because CI is set" >&2
+    exit 1
+  fi
+  echo "[test] some services are missing; their tests will be skipped with a reason" >&2
+fi
+set -a
+# shellcheck disable=SC1091
+[ -f .services.env ] && . ./.services.env
+set +a
+
+mkdir -p .test-results
+rm -f .test-results/results.json
+npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/results.json "$@"
+status=$?
+node scripts/summarize-tests.mjs .test-results/results.json || status=1
+exit $status
