@@ -18,3 +18,5 @@ export * from './storage.js';
 export { parseUserAgent } from './user-agent.js';
 export * from './version.js';
 export * from './wire.js';
+export * from './adapter-modules.js';
+export * from './memory-attachment-store.js';
