@@ -17,7 +17,7 @@ import { registerAdminRoutes } from './admin-routes.js';
 import { DiskAttachmentStore } from './disk-attachment-store.js';
 import { pocketpingErrorHandler } from './http-errors.js';
 import { type PluginSettings, PluginSettingsSchema, type PocketPingPluginOptions } from './options.js';
-import { RealtimeTransports } from './realtime.js';
+import { CLOSE_RESTART, RealtimeTransports } from './realtime.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -236,7 +236,14 @@ async function pocketpingPluginImpl(app: FastifyInstance, options: PocketPingPlu
   else if (!pocketping.attachmentStore) pocketping.setAttachmentStore(new DiskAttachmentStore({ dir: settings.uploadDir }));
 
   if (!app.hasDecorator('websocketServer')) {
-    await app.register(websocket, { options: { maxPayload: settings.websocket.maxPayload } });
+    await app.register(websocket, {
+      options: { maxPayload: settings.websocket.maxPayload },
+      // Close with "service restart" so widgets reconnect instead of treating it as final.
+      preClose(done) {
+        for (const client of this.websocketServer.clients) client.close(CLOSE_RESTART, 'server restarting');
+        done();
+      },
+    });
   }
   app.decorate('pocketping', pocketping);
   const transports = new RealtimeTransports(pocketping, settings);
