@@ -82,8 +82,20 @@ start_redis() {
   echo "REDIS_URL=redis://$host:$port" >> "$envfile"
 }
 
+# ---------------------------------------------------------------- Chromium (browser tests)
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then
+    log "Chromium is installed"
+  else
+    log "Chromium is not installed; installing Debian's chromium with apt-get (browser tests need it)"
+    apt_install chromium || { log "could not install chromium"; return 1; }
+  fi
+  echo "CHROMIUM_PATH=/usr/bin/chromium" >> "$envfile"
+}
+
 status=0
 start_postgres || status=1
 start_redis || status=1
+ensure_chromium || status=1
 cat "$envfile"
 exit $status

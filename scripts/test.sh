@@ -17,6 +17,11 @@ set -a
 [ -f .services.env ] && . ./.services.env
 set +a
 
+# Some tests run the built CLI and packages as a user would; build first (skip with PP_SKIP_BUILD=1).
+if [ -z "${PP_SKIP_BUILD:-}" ]; then
+  pnpm -r --filter './packages/*' build >/dev/null || { echo "[test] the build failed; run pnpm build to see why" >&2; exit 1; }
+fi
+
 mkdir -p .test-results
 rm -f .test-results/results.json
 npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/results.json "$@"

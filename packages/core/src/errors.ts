@@ -179,7 +179,7 @@ export class SetupError extends PocketPingError {
       lines.push('');
       lines.push(`Docs: ${this.docsUrl}`);
     }
-    const wrapped = lines.flatMap((line) => wrapLine(line, 74));
+    const wrapped = lines.flatMap((line) => wrapLine(line, 96));
     const width = Math.max(...wrapped.map((l) => displayWidth(l)));
     const top = `┌${'─'.repeat(width + 2)}┐`;
     const bottom = `└${'─'.repeat(width + 2)}┘`;

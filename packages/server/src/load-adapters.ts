@@ -55,7 +55,7 @@ export async function importAdapter(pkg: string, what: string): Promise<Record<s
       throw new SetupError({
         component: what,
         problem: `the package ${pkg} is not installed`,
-        steps: [`Install it next to @pocketping/server: npm install ${pkg}`, 'Start pocketping-server again'],
+        steps: [`Install it next to @pocketping/server:  npm install ${pkg}`, 'Start pocketping-server again'],
         code: 'CONFIG_INVALID',
         cause: err,
       });
