@@ -43,6 +43,16 @@ export const ERROR_STATUS: Record<PocketPingErrorCode, number> = {
   INTERNAL: 500,
 };
 
+/** 5xx codes whose message helps the integrator and leaks nothing about the infrastructure. */
+const DEVELOPER_FACING_5XX = new Set<PocketPingErrorCode>(['STORAGE_NOT_SUPPORTED', 'ATTACHMENTS_UNAVAILABLE', 'BRIDGE_NOT_SUPPORTED']);
+
+const GENERIC_5XX: Partial<Record<PocketPingErrorCode, string>> = {
+  STORAGE_UNAVAILABLE: 'The storage is unavailable right now; try again shortly',
+  BRIDGE_UNAVAILABLE: 'A messaging bridge is unavailable right now',
+  BRIDGE_RATE_LIMITED: 'A messaging bridge is rate limited; try again shortly',
+  BRIDGE_REJECTED: 'A messaging bridge refused the request',
+};
+
 /** The JSON error body every endpoint answers with. */
 export interface ErrorBody {
   /** Machine-readable code (see docs/errors.md). */
@@ -55,9 +65,14 @@ export interface ErrorBody {
 /** Turns any thrown value into a status and JSON body; unknown errors become a bland 500. */
 export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
   if (isPocketPingError(err)) {
+    const status = ERROR_STATUS[err.code] ?? 500;
+    // Storage and bridge failures carry driver text (hosts, ports); clients get a plain sentence.
+    if (status >= 500 && !DEVELOPER_FACING_5XX.has(err.code)) {
+      return { status, body: { error: err.code, message: GENERIC_5XX[err.code] ?? 'Something went wrong on the server' } };
+    }
     const body: ErrorBody = { error: err.code, message: err.message };
     if (err.details) body.details = err.details;
-    return { status: ERROR_STATUS[err.code] ?? 500, body };
+    return { status, body };
   }
   return { status: 500, body: { error: 'INTERNAL', message: 'Something went wrong on the server' } };
 }

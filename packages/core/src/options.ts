@@ -48,7 +48,7 @@ export const BrandingSchema = z.looseObject({
 });
 
 /** The plain-data part of the PocketPing options, validated with zod; defaults live here. */
-export const PocketPingSettingsSchema = z.object({
+export const PocketPingSettingsSchema = z.strictObject({
   /** Shown by the widget while the history is empty; never stored as a message. */
   welcomeMessage: z.string().max(4000).optional(),
   /** Widget branding overrides sent on `/connect`. */

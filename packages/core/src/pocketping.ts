@@ -163,7 +163,7 @@ export class PocketPing {
   private readonly eventHandlers = new Map<string, Set<AnyEventHandler>>();
   private readonly typingState = new Map<
     string,
-    { lastBridgeCall: number; stopTimer?: ReturnType<typeof setTimeout> }
+    { lastBridgeCall: number; bridgesNotified?: boolean; stopTimer?: ReturnType<typeof setTimeout> }
   >();
   private readonly operatorTypingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly knownSessions = new Map<string, number>();
@@ -193,7 +193,13 @@ export class PocketPing {
     }
     const parsed = PocketPingSettingsSchema.safeParse(rest);
     if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ');
+      const detail = parsed.error.issues
+        .map((i) =>
+          i.code === 'unrecognized_keys'
+            ? `unknown option${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')} (check the spelling)`
+            : `${i.path.join('.') || 'options'}: ${i.message}`,
+        )
+        .join('; ');
       throw new ValidationError(`Invalid PocketPing options: ${detail}`, { code: 'CONFIG_INVALID' });
     }
     this.settings = parsed.data;
@@ -520,8 +526,9 @@ export class PocketPing {
     if (session) {
       const keep = session.metadata ?? {};
       const merged = { ...keep, ...metadata };
-      // Server-side facts already known survive a refresh (PROTOCOL.md §3.1 step 4).
-      for (const k of ['country', 'city'] as const) if (keep[k] && !metadata[k]) merged[k] = keep[k];
+      // Server-side facts already known survive a refresh (PROTOCOL.md §2.9, §3.1 step 4): the
+      // stored ip stays with the geo that was derived from it.
+      for (const k of ['ip', 'country', 'city'] as const) if (keep[k]) merged[k] = keep[k];
       const updated = await this.storageAccess.updateSession(session.id, {
         metadata: merged,
         lastActivity: now,
@@ -740,6 +747,7 @@ export class PocketPing {
     const session = await this.storageAccess.getSession(sessionId);
     // No thread exists before the first real message; typing alone must not create one.
     if (!session?.hasVisitorMessage) return;
+    state.bridgesNotified = true;
     for (const b of bridges) this.callBridge(b, 'onTyping', () => b.onTyping!(session, true));
   }
 
@@ -749,7 +757,8 @@ export class PocketPing {
     if (state.stopTimer) clearTimeout(state.stopTimer);
     this.typingState.delete(sessionId);
     const bridges = this.bridgeList.filter((b) => typeof b.onTyping === 'function');
-    if (bridges.length === 0 || state.lastBridgeCall === 0) return;
+    // Only a bridge that was told "typing" gets the stop (none before the first message).
+    if (bridges.length === 0 || !state.bridgesNotified) return;
     void this.storageAccess
       .getSession(sessionId)
       .then((session) => {

@@ -23,7 +23,9 @@ export const ConnectRequestSchema = z.object({
   sessionId: z.string().max(200).nullish(),
   inspectorToken: z.string().max(500).optional(),
   metadata: z.record(z.string(), z.unknown()).nullish(),
-  identity: UserIdentitySchema.nullish(),
+  // An unusable identity (no id) is dropped instead of failing /connect: a failed connect leaves
+  // the widget dead until the page reloads.
+  identity: UserIdentitySchema.nullish().catch(undefined),
 });
 /** `POST /connect` body. */
 export type ConnectRequest = z.infer<typeof ConnectRequestSchema>;

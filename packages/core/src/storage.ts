@@ -89,7 +89,7 @@ export interface Storage {
 
   /** Applies a patch atomically and returns the updated session, or `null` when unknown. */
   updateSession?(sessionId: string, patch: SessionPatch): Promise<Session | null | undefined>;
-  /** The most recently active session of a visitor. */
+  /** The visitor's most recent session (most recently created or most recently active). */
   getSessionByVisitorId?(visitorId: string): Promise<Session | null | undefined>;
   /** Sessions by most recent activity first. */
   listSessions?(query?: SessionQuery): Promise<Session[]>;
