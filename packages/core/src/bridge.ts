@@ -88,6 +88,10 @@ export interface BridgeContext {
   findSessionByThread(threadId: string): Promise<Session | null>;
   /** Stores the thread of a session on this bridge (or forgets it with `null`). */
   setThread(sessionId: string, threadId: string | null): Promise<void>;
+  /** One message of a session (e.g. the message a reply quotes), or null. */
+  getMessage(sessionId: string, messageId: string): Promise<Message | null>;
+  /** Largest file `storeFile` accepts, in bytes: skip bigger platform files before downloading. */
+  readonly maxAttachmentSize: number;
   /** Our message that has `platformMessageId` on this bridge. */
   findMessageByPlatformId(platformMessageId: string): Promise<Message | null>;
   /** An operator reply: stored, pushed to the widget, mirrored to the other bridges. */

@@ -201,15 +201,18 @@ function displayWidth(text: string): number {
 
 function wrapLine(line: string, max: number): string[] {
   if (line.length <= max) return [line];
-  const indent = line.match(/^\s*(\d+\.\s)?/)?.[0].length ?? 0;
+  // Keep the line's own indent (and the "1. " of a step) and indent continuation lines under the text.
+  const lead = line.match(/^\s*(\d+\.\s)?/)?.[0] ?? '';
+  const hang = ' '.repeat(lead.length);
   const out: string[] = [];
-  let current = '';
-  for (const word of line.split(' ')) {
-    if (current.length + word.length + 1 > max && current.trim().length > 0) {
+  let current = lead;
+  for (const word of line.slice(lead.length).split(' ').filter((w) => w.length > 0)) {
+    const start = current.trim().length === 0 || current === lead;
+    if (!start && current.length + word.length + 1 > max) {
       out.push(current);
-      current = ' '.repeat(indent) + word;
+      current = hang + word;
     } else {
-      current = current.length === 0 ? word : `${current} ${word}`;
+      current = start ? current + word : `${current} ${word}`;
     }
   }
   if (current.trim().length > 0) out.push(current);

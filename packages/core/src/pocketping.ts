@@ -1688,6 +1688,13 @@ export class PocketPing {
       },
       logger: this.logger,
       getSession: (id) => this.getSession(id),
+      getMessage: (sessionId, messageId) =>
+        isUrlSafeId(sessionId) && isUrlSafeId(messageId)
+          ? this.storageAccess.getMessage(sessionId, messageId)
+          : Promise.resolve(null),
+      get maxAttachmentSize() {
+        return self.settings.maxAttachmentSize;
+      },
       findSessionByThread: (threadId) => this.storageAccess.findSessionByBridgeThread(name, threadId),
       setThread: (sessionId, threadId) => this.storageAccess.setBridgeThread(sessionId, name, threadId),
       findMessageByPlatformId: (pid) => this.storageAccess.findMessageByBridgeId(name, pid),
