@@ -37,6 +37,7 @@ export type PocketPingErrorCode =
   | 'BRIDGE_REJECTED'
   | 'BRIDGE_NOT_SUPPORTED'
   | 'WEBHOOK_UNAUTHORIZED'
+  | 'WEBSOCKET_UNAVAILABLE'
   | 'INTERNAL';
 
 /** Options shared by every PocketPing error. */
@@ -206,7 +207,10 @@ function wrapLine(line: string, max: number): string[] {
   const hang = ' '.repeat(lead.length);
   const out: string[] = [];
   let current = lead;
-  for (const word of line.slice(lead.length).split(' ').filter((w) => w.length > 0)) {
+  for (const word of line
+    .slice(lead.length)
+    .split(' ')
+    .filter((w) => w.length > 0)) {
     const start = current.trim().length === 0 || current === lead;
     if (!start && current.length + word.length + 1 > max) {
       out.push(current);

@@ -40,11 +40,16 @@ export const ERROR_STATUS: Record<PocketPingErrorCode, number> = {
   BRIDGE_REJECTED: 502,
   BRIDGE_NOT_SUPPORTED: 501,
   WEBHOOK_UNAUTHORIZED: 401,
+  WEBSOCKET_UNAVAILABLE: 426,
   INTERNAL: 500,
 };
 
 /** 5xx codes whose message helps the integrator and leaks nothing about the infrastructure. */
-const DEVELOPER_FACING_5XX = new Set<PocketPingErrorCode>(['STORAGE_NOT_SUPPORTED', 'ATTACHMENTS_UNAVAILABLE', 'BRIDGE_NOT_SUPPORTED']);
+const DEVELOPER_FACING_5XX = new Set<PocketPingErrorCode>([
+  'STORAGE_NOT_SUPPORTED',
+  'ATTACHMENTS_UNAVAILABLE',
+  'BRIDGE_NOT_SUPPORTED',
+]);
 
 const GENERIC_5XX: Partial<Record<PocketPingErrorCode, string>> = {
   STORAGE_UNAVAILABLE: 'The storage is unavailable right now; try again shortly',
@@ -68,7 +73,10 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
     const status = ERROR_STATUS[err.code] ?? 500;
     // Storage and bridge failures carry driver text (hosts, ports); clients get a plain sentence.
     if (status >= 500 && !DEVELOPER_FACING_5XX.has(err.code)) {
-      return { status, body: { error: err.code, message: GENERIC_5XX[err.code] ?? 'Something went wrong on the server' } };
+      return {
+        status,
+        body: { error: err.code, message: GENERIC_5XX[err.code] ?? 'Something went wrong on the server' },
+      };
     }
     const body: ErrorBody = { error: err.code, message: err.message };
     if (err.details) body.details = err.details;

@@ -20,3 +20,4 @@ export * from './version.js';
 export * from './wire.js';
 export * from './adapter-modules.js';
 export * from './memory-attachment-store.js';
+export * from './http/index.js';

@@ -168,6 +168,7 @@ export class PocketPing {
   private readonly operatorTypingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly knownSessions = new Map<string, number>();
   private readonly seenDeliveries = new Map<string, number>();
+  private readonly openStreams = new Set<() => void>();
 
   constructor(options: PocketPingOptions = {}) {
     const { storage, bridges, eventBus, deliveryQueue, attachmentStore, logger, instanceId, ...rest } = options;
@@ -263,6 +264,7 @@ export class PocketPing {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closeStreams();
     for (const t of this.operatorTypingTimers.values()) clearTimeout(t);
     for (const t of this.typingState.values()) if (t.stopTimer) clearTimeout(t.stopTimer);
     await this.queue.stop();
@@ -468,6 +470,26 @@ export class PocketPing {
         frames.push(toFrame({ type: 'screenshot_request', data: screenshotData(r) }));
     }
     return frames;
+  }
+
+  /** Registers an open SSE stream so `closeStreams()` can end it on shutdown (used by `openSseStream`). */
+  trackStream(stop: () => void): void {
+    this.openStreams.add(stop);
+  }
+
+  /** Forgets a stream that ended. */
+  releaseStream(stop: () => void): void {
+    this.openStreams.delete(stop);
+  }
+
+  /** Ends every open SSE stream (graceful shutdown). */
+  closeStreams(): void {
+    for (const stop of [...this.openStreams]) stop();
+  }
+
+  /** Number of open SSE streams in this process. */
+  get openStreamCount(): number {
+    return this.openStreams.size;
   }
 
   /** True when the session exists (cached briefly, for hot paths like typing and streams). */

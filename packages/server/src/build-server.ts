@@ -64,12 +64,26 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
 
   const { storage, eventBus } = await loadStorage(config.storage as { type: string } & Record<string, unknown>, env);
   const bridges = await loadBridges(config.bridges as ({ type: string } & Record<string, unknown>)[], env);
-  const { operatorName, operatorAvatar, primaryColor, headerColor, toggleColor, footerColor, chatBackground, ...widgetRest } =
-    widget;
+  const {
+    operatorName,
+    operatorAvatar,
+    primaryColor,
+    headerColor,
+    toggleColor,
+    footerColor,
+    chatBackground,
+    ...widgetRest
+  } = widget;
   const branding = Object.fromEntries(
-    Object.entries({ operatorName, operatorAvatar, primaryColor, headerColor, toggleColor, footerColor, chatBackground }).filter(
-      ([, v]) => v !== undefined,
-    ),
+    Object.entries({
+      operatorName,
+      operatorAvatar,
+      primaryColor,
+      headerColor,
+      toggleColor,
+      footerColor,
+      chatBackground,
+    }).filter(([, v]) => v !== undefined),
   );
   const pocketping = new PocketPing({
     storage,

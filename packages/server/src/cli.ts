@@ -77,7 +77,13 @@ async function check(options: { config?: string }): Promise<void> {
   const { config, source } = await resolveConfig(options.config);
   console.log(`Checking ${source}`);
   let problems = 0;
-  const env = { prefix: config.server.prefix, logger: silent(), ...(config.server.publicUrl ? { publicUrl: `${config.server.publicUrl.replace(/\/+$/, '')}${config.server.prefix}` } : {}) };
+  const env = {
+    prefix: config.server.prefix,
+    logger: silent(),
+    ...(config.server.publicUrl
+      ? { publicUrl: `${config.server.publicUrl.replace(/\/+$/, '')}${config.server.prefix}` }
+      : {}),
+  };
   try {
     const { storage } = await loadStorage(config.storage as { type: string } & Record<string, unknown>, env);
     await storage.init?.();

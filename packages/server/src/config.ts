@@ -74,7 +74,11 @@ const UploadsSection = z.strictObject({
   /** Directory for uploaded files. @default './data/uploads' */
   dir: z.string().min(1).default('./data/uploads'),
   /** Largest upload in bytes. @default 10485760 */
-  maxSize: z.number().int().positive().default(10 * 1024 * 1024),
+  maxSize: z
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
   /** Allowed MIME types (`image/*` patterns allowed); the built-in list when absent. */
   allowedMimeTypes: z.array(z.string().min(1)).optional(),
 });
@@ -83,7 +87,9 @@ const UploadsSection = z.strictObject({
 export const ServerConfigSchema = z.strictObject({
   server: ServerSection.default(ServerSection.parse({})),
   storage: z.looseObject({ type: z.string().min(1, 'storage.type is required') }).default({ type: 'memory' }),
-  bridges: z.array(z.looseObject({ type: z.string().min(1, 'type is required (telegram, discord, slack or a package name)') })).default([]),
+  bridges: z
+    .array(z.looseObject({ type: z.string().min(1, 'type is required (telegram, discord, slack or a package name)') }))
+    .default([]),
   widget: WidgetSection.default({}),
   uploads: UploadsSection.default(UploadsSection.parse({})),
 });
@@ -102,7 +108,9 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path = ''
       const v = env[name];
       if (v !== undefined && v !== '') return v;
       if (fallback !== undefined) return fallback;
-      problems.push(`${path || 'config'}: environment variable ${name} is not set (export it, or put the value in the file)`);
+      problems.push(
+        `${path || 'config'}: environment variable ${name} is not set (export it, or put the value in the file)`,
+      );
       return '';
     });
   }
@@ -148,7 +156,10 @@ export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = proc
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([`cannot read ${file}: ${(err as Error).message} (create one with \`pocketping-server init\`)`], file);
+    throw new ConfigError(
+      [`cannot read ${file}: ${(err as Error).message} (create one with \`pocketping-server init\`)`],
+      file,
+    );
   }
   let parsed: unknown;
   try {

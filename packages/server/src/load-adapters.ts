@@ -87,7 +87,9 @@ export async function loadStorage(
   const pkg = STORAGE_PACKAGES[type] ?? type;
   const mod = (await importAdapter(pkg, `Storage "${type}"`)) as Partial<StorageModule>;
   if (typeof mod.createStorageFromConfig !== 'function') {
-    throw new ConfigError([`storage.type: ${pkg} does not export createStorageFromConfig(); it is not a PocketPing storage package`]);
+    throw new ConfigError([
+      `storage.type: ${pkg} does not export createStorageFromConfig(); it is not a PocketPing storage package`,
+    ]);
   }
   try {
     return await mod.createStorageFromConfig(rest, env);
@@ -107,7 +109,9 @@ export async function loadBridges(
     const pkg = BRIDGE_PACKAGES[type] ?? type;
     const mod = (await importAdapter(pkg, `Bridge "${type}"`)) as Partial<BridgeModule>;
     if (typeof mod.createBridgeFromConfig !== 'function') {
-      throw new ConfigError([`bridges[${i}].type: ${pkg} does not export createBridgeFromConfig(); it is not a PocketPing bridge package`]);
+      throw new ConfigError([
+        `bridges[${i}].type: ${pkg} does not export createBridgeFromConfig(); it is not a PocketPing bridge package`,
+      ]);
     }
     try {
       bridges.push(await mod.createBridgeFromConfig(rest, env));

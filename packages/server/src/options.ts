@@ -19,15 +19,27 @@ export const PluginSettingsSchema = z.object({
   /** Where uploads go when PocketPing has no attachment store. @default './data/uploads' */
   uploadDir: z.string().default('./data/uploads'),
   /** Largest JSON body accepted, in bytes. @default 65536 */
-  bodyLimit: z.number().int().positive().default(64 * 1024),
+  bodyLimit: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024),
   websocket: z
     .object({
       /** Protocol pings keep proxies from closing idle sockets and find dead peers. @default 25000 */
       pingIntervalMs: z.number().int().positive().default(25_000),
       /** Largest inbound frame in bytes; bigger frames close the socket with 1009. @default 65536 */
-      maxPayload: z.number().int().positive().default(64 * 1024),
+      maxPayload: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1024),
       /** A socket with more unsent bytes than this is closed (slow consumer). @default 4194304 */
-      maxBufferedBytes: z.number().int().positive().default(4 * 1024 * 1024),
+      maxBufferedBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(4 * 1024 * 1024),
     })
     .default({ pingIntervalMs: 25_000, maxPayload: 64 * 1024, maxBufferedBytes: 4 * 1024 * 1024 }),
   sse: z

@@ -10,8 +10,18 @@ afterEach(async () => {
 });
 
 const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
-const admin = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = auth) =>
-  s.app.inject({ method, url: `/pocketping/admin${url}`, headers, ...(payload !== undefined ? { payload: payload as Record<string, unknown> } : {}) });
+const admin = (
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  url: string,
+  payload?: unknown,
+  headers: Record<string, string> = auth,
+) =>
+  s.app.inject({
+    method,
+    url: `/pocketping/admin${url}`,
+    headers,
+    ...(payload !== undefined ? { payload: payload as Record<string, unknown> } : {}),
+  });
 
 describe('admin API', () => {
   it('refuses requests without the key or with a wrong one', async () => {
@@ -27,7 +37,12 @@ describe('admin API', () => {
     const a = await connect(s);
     await new Promise((r) => setTimeout(r, 5));
     const b = await connect(s);
-    await s.app.inject({ method: 'POST', url: '/pocketping/message', headers: JSON_HEADERS, payload: { sessionId: a, content: 'hello from a', attachmentIds: [] } });
+    await s.app.inject({
+      method: 'POST',
+      url: '/pocketping/message',
+      headers: JSON_HEADERS,
+      payload: { sessionId: a, content: 'hello from a', attachmentIds: [] },
+    });
     const list = await admin('GET', '/sessions');
     expect(list.statusCode).toBe(200);
     const ids = list.json().sessions.map((x: { id: string }) => x.id);
@@ -43,7 +58,10 @@ describe('admin API', () => {
   it('an operator reply reaches the widget socket in real time', async () => {
     const sessionId = await connect(s);
     const ws = await openWs(s, sessionId);
-    const res = await admin('POST', `/sessions/${sessionId}/messages`, { content: 'Hello, I am Ana', operatorName: 'Ana' });
+    const res = await admin('POST', `/sessions/${sessionId}/messages`, {
+      content: 'Hello, I am Ana',
+      operatorName: 'Ana',
+    });
     expect(res.statusCode).toBe(201);
     const frame = await ws.waitFor((f) => f.type === 'message' && f.data.sender === 'operator');
     expect(frame.data).toMatchObject({ content: 'Hello, I am Ana', status: 'sent', operatorName: 'Ana' });

@@ -8,7 +8,9 @@ import { type BuiltServer, buildServer } from '../src/build-server.js';
 import { parseConfig } from '../src/config.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const missing = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM} (run \`pnpm services\`, which installs Debian's chromium)`;
+const missing = existsSync(CHROMIUM)
+  ? false
+  : `Chromium not found at ${CHROMIUM} (run \`pnpm services\`, which installs Debian's chromium)`;
 if (missing && process.env.CI) throw new Error(`${missing}; CI requires it`);
 if (missing) console.warn(`[browser] skipped: ${missing}`);
 
@@ -21,9 +23,16 @@ let dir: string;
 describe.skipIf(Boolean(missing))('demo page and inbox in headless Chromium', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pp-browser-'));
-    server = await buildServer(parseConfig({ server: { apiKey: API_KEY }, uploads: { dir }, widget: { welcomeMessage: 'Hi! How can we help?' } }), {
-      logger: false,
-    });
+    server = await buildServer(
+      parseConfig({
+        server: { apiKey: API_KEY },
+        uploads: { dir },
+        widget: { welcomeMessage: 'Hi! How can we help?' },
+      }),
+      {
+        logger: false,
+      },
+    );
     origin = await server.app.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -62,31 +71,44 @@ describe.skipIf(Boolean(missing))('demo page and inbox in headless Chromium', ()
       const visitorMsgs = visitor.locator('[data-testid=message][data-sender=visitor]');
       await expect.poll(() => visitorMsgs.count()).toBe(1);
       await expect.poll(() => visitorMsgs.first().locator('.text').textContent()).toBe('Hello, do you ship to Canada?');
-      await expect.poll(() => visitorMsgs.first().locator('[data-testid=meta]').textContent()).toMatch(/sent|delivered/);
+      await expect
+        .poll(() => visitorMsgs.first().locator('[data-testid=meta]').textContent())
+        .toMatch(/sent|delivered/);
 
       await operator.goto(`${origin}/inbox#key=${API_KEY}`);
       await operator.locator('[data-testid=session]').first().click();
       await expect
-        .poll(() => operator.locator('[data-testid=thread-message][data-sender=visitor]').first().textContent())
+        .poll(() => operator.locator('[data-testid=thread-message][data-sender=visitor]').first().textContent(), {
+          timeout: 5000,
+        })
         .toContain('Hello, do you ship to Canada?');
       await operator.fill('[data-testid=reply-input]', 'Yes, we ship to Canada in 3-5 days.');
       await operator.click('[data-testid=reply-send]');
 
       const operatorMsgs = visitor.locator('[data-testid=message][data-sender=operator]');
       await expect.poll(() => operatorMsgs.count(), { timeout: 5000 }).toBe(1);
-      await expect.poll(() => operatorMsgs.first().locator('.text').textContent()).toBe('Yes, we ship to Canada in 3-5 days.');
+      await expect
+        .poll(() => operatorMsgs.first().locator('.text').textContent())
+        .toBe('Yes, we ship to Canada in 3-5 days.');
 
       // The visitor saw the reply: the stored operator message turns read.
-      const sessionId = await visitor.evaluate(() => localStorage.getItem('pp_demo_session'));
+      const sessionId = (await visitor.evaluate('localStorage.getItem("pp_demo_session")')) as string | null;
       await expect
-        .poll(async () => (await server.pocketping.getMessages(sessionId!)).find((m) => m.sender === 'operator')?.status, { timeout: 5000 })
+        .poll(
+          async () => (await server.pocketping.getMessages(sessionId!)).find((m) => m.sender === 'operator')?.status,
+          { timeout: 5000 },
+        )
         .toBe('read');
 
       visitor.once('dialog', (d) => void d.accept('Hello, do you ship to Canada and Mexico?'));
       await visitorMsgs.first().locator('[data-testid=edit]').click();
-      await expect.poll(() => visitorMsgs.first().locator('.text').textContent()).toBe('Hello, do you ship to Canada and Mexico?');
       await expect
-        .poll(() => operator.locator('[data-testid=thread-message][data-sender=visitor]').first().textContent())
+        .poll(() => visitorMsgs.first().locator('.text').textContent())
+        .toBe('Hello, do you ship to Canada and Mexico?');
+      await expect
+        .poll(() => operator.locator('[data-testid=thread-message][data-sender=visitor]').first().textContent(), {
+          timeout: 5000,
+        })
         .toContain('Canada and Mexico');
 
       await visitor.fill('[data-testid=input]', 'oops, wrong window');
@@ -101,7 +123,11 @@ describe.skipIf(Boolean(missing))('demo page and inbox in headless Chromium', ()
       const all = visitor.locator('[data-testid=message]');
       await expect.poll(() => all.count()).toBe(3);
       const texts = await all.locator('.text').allTextContents();
-      expect(texts).toEqual(['Hello, do you ship to Canada and Mexico?', 'Yes, we ship to Canada in 3-5 days.', 'Message deleted']);
+      expect(texts).toEqual([
+        'Hello, do you ship to Canada and Mexico?',
+        'Yes, we ship to Canada in 3-5 days.',
+        'Message deleted',
+      ]);
       await visitor.screenshot({ path: join(dir, 'demo.png') });
     } finally {
       await visitorCtx.close();

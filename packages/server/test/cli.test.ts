@@ -10,7 +10,8 @@ const children: ChildProcess[] = [];
 const dirs: string[] = [];
 
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error('packages/server/dist/cli.js is missing: run `pnpm build` first (pnpm test does)');
+  if (!existsSync(CLI))
+    throw new Error('packages/server/dist/cli.js is missing: run `pnpm build` first (pnpm test does)');
 });
 
 afterEach(async () => {
@@ -73,7 +74,9 @@ describe('pocketping-server CLI', () => {
       body: JSON.stringify({ visitorId: 'v', sessionId: null, metadata: {} }),
     });
     expect(connect.status).toBe(200);
-    const sessions = await fetch(`${address}/pocketping/admin/sessions`, { headers: { authorization: `Bearer ${key}` } });
+    const sessions = await fetch(`${address}/pocketping/admin/sessions`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
     expect(((await sessions.json()) as { sessions: unknown[] }).sessions).toHaveLength(1);
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
@@ -91,7 +94,10 @@ describe('pocketping-server CLI', () => {
   it('skips the literal -- that pnpm passes through, and reads POCKETPING_CONFIG', async () => {
     const dir = await tmp();
     const file = join(dir, 'config.yaml');
-    await writeFile(file, `server:\n  apiKey: "${'k'.repeat(24)}"\n  demo: false\nuploads:\n  dir: ${JSON.stringify(join(dir, 'up'))}\n`);
+    await writeFile(
+      file,
+      `server:\n  apiKey: "${'k'.repeat(24)}"\n  demo: false\nuploads:\n  dir: ${JSON.stringify(join(dir, 'up'))}\n`,
+    );
     const a = run(['--', '--config', file]);
     await a.waitForOutput(/listening on/);
     expect(a.out()).not.toMatch(/generated for this run/);

@@ -37,7 +37,10 @@ describe('config', () => {
 
   it('errors name the dotted path and say what is expected', () => {
     const list = problems(() =>
-      parseConfig({ server: { port: 'eighty', prefix: 'no-slash', cors: { origin: ['x'] } }, bridges: [{ token: 'x' }] }),
+      parseConfig({
+        server: { port: 'eighty', prefix: 'no-slash', cors: { origin: ['x'] } },
+        bridges: [{ token: 'x' }],
+      }),
     );
     expect(list.some((p) => p.startsWith('server.port:'))).toBe(true);
     expect(list.some((p) => p.startsWith('server.prefix:') && p.includes('/pocketping'))).toBe(true);
@@ -62,7 +65,9 @@ describe('config', () => {
 
   it('a missing environment variable names the path and the variable', () => {
     const list = problems(() => parseConfig({ bridges: [{ type: 'telegram', token: '${TELEGRAM_BOT_TOKEN}' }] }, {}));
-    expect(list).toEqual([expect.stringMatching(/^bridges\[0\]\.token: environment variable TELEGRAM_BOT_TOKEN is not set/)]);
+    expect(list).toEqual([
+      expect.stringMatching(/^bridges\[0\]\.token: environment variable TELEGRAM_BOT_TOKEN is not set/),
+    ]);
   });
 
   it('YAML syntax errors and missing files are reported with the file name', async () => {
@@ -70,7 +75,9 @@ describe('config', () => {
     const file = join(dir, 'config.yaml');
     await writeFile(file, 'server:\n  port: [1, 2\n');
     await expect(loadConfigFile(file)).rejects.toThrow(/not valid YAML/);
-    await expect(loadConfigFile(join(dir, 'missing.yaml'))).rejects.toThrow(/cannot read .*missing\.yaml.*pocketping-server init/);
+    await expect(loadConfigFile(join(dir, 'missing.yaml'))).rejects.toThrow(
+      /cannot read .*missing\.yaml.*pocketping-server init/,
+    );
   });
 
   it('a storage or bridge package that is not installed gives an install instruction', async () => {
@@ -87,7 +94,9 @@ describe('config', () => {
 
   it('buildServer returns an app that is not listening and serves the demo pages', async () => {
     const dir = await tmp();
-    const built = await buildServer(parseConfig({ server: { apiKey: 'a'.repeat(20) }, uploads: { dir } }), { logger: false });
+    const built = await buildServer(parseConfig({ server: { apiKey: 'a'.repeat(20) }, uploads: { dir } }), {
+      logger: false,
+    });
     try {
       expect(built.app.server.listening).toBe(false);
       expect(built.apiKeyGenerated).toBe(false);

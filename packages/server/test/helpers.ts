@@ -85,7 +85,10 @@ export async function connect(s: TestServer, visitorId = `v-${Math.random().toSt
 export interface WsClient {
   ws: WebSocket;
   frames: { type: string; data: Record<string, unknown> }[];
-  waitFor(pred: (f: { type: string; data: Record<string, unknown> }) => boolean, timeoutMs?: number): Promise<{ type: string; data: Record<string, unknown> }>;
+  waitFor(
+    pred: (f: { type: string; data: Record<string, unknown> }) => boolean,
+    timeoutMs?: number,
+  ): Promise<{ type: string; data: Record<string, unknown> }>;
   closed: Promise<{ code: number; reason: string }>;
   close(): void;
 }
@@ -94,7 +97,10 @@ export async function openWs(s: TestServer, sessionId: string): Promise<WsClient
   const url = `${s.base.replace(/^http/, 'ws')}/stream?sessionId=${sessionId}`;
   const ws = new WebSocket(url);
   const frames: WsClient['frames'] = [];
-  const waiters: { pred: (f: WsClient['frames'][number]) => boolean; resolve: (f: WsClient['frames'][number]) => void }[] = [];
+  const waiters: {
+    pred: (f: WsClient['frames'][number]) => boolean;
+    resolve: (f: WsClient['frames'][number]) => void;
+  }[] = [];
   ws.on('message', (data) => {
     const f = JSON.parse(data.toString());
     frames.push(f);
@@ -121,7 +127,13 @@ export async function openWs(s: TestServer, sessionId: string): Promise<WsClient
       const found = frames.find(pred);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(frames.map((f) => f.type))}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(frames.map((f) => f.type))}`),
+            ),
+          timeoutMs,
+        );
         waiters.push({
           pred,
           resolve: (f) => {
@@ -140,64 +152,71 @@ export interface SseClient {
   response: IncomingMessage;
   raw: string[];
   events: { event?: string; data: string }[];
-  waitFor(pred: (e: { type: string; data: Record<string, unknown> }) => boolean, timeoutMs?: number): Promise<{ type: string; data: Record<string, unknown> }>;
+  waitFor(
+    pred: (e: { type: string; data: Record<string, unknown> }) => boolean,
+    timeoutMs?: number,
+  ): Promise<{ type: string; data: Record<string, unknown> }>;
   close(): void;
 }
 
 export function openSse(s: TestServer, path: string, headers: Record<string, string> = {}): Promise<SseClient> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${s.base}${path}`, { headers: { accept: 'text/event-stream', ...headers } }, (response) => {
-      const raw: string[] = [];
-      const events: SseClient['events'] = [];
-      let buffer = '';
-      const listeners = new Set<() => void>();
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        raw.push(chunk);
-        buffer += chunk;
-        let idx: number;
-        while ((idx = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, idx);
-          buffer = buffer.slice(idx + 2);
-          const ev: { event?: string; data: string } = { data: '' };
-          let hasData = false;
-          for (const line of block.split('\n')) {
-            if (line.startsWith('event:')) ev.event = line.slice(6).trim();
-            if (line.startsWith('data:')) {
-              ev.data += line.slice(5).trim();
-              hasData = true;
-            }
-          }
-          if (hasData) events.push(ev);
-        }
-        for (const l of listeners) l();
-      });
-      const parsed = () => events.filter((e) => !e.event).map((e) => JSON.parse(e.data));
-      resolve({
-        response,
-        raw,
-        events,
-        waitFor(pred, timeoutMs = 3000) {
-          return new Promise((res, rej) => {
-            const check = () => {
-              const found = parsed().find(pred);
-              if (found) {
-                listeners.delete(check);
-                clearTimeout(timer);
-                res(found);
+    const req = httpRequest(
+      `${s.base}${path}`,
+      { headers: { accept: 'text/event-stream', ...headers } },
+      (response) => {
+        const raw: string[] = [];
+        const events: SseClient['events'] = [];
+        let buffer = '';
+        const listeners = new Set<() => void>();
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          raw.push(chunk);
+          buffer += chunk;
+          let idx: number;
+          while ((idx = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, idx);
+            buffer = buffer.slice(idx + 2);
+            const ev: { event?: string; data: string } = { data: '' };
+            let hasData = false;
+            for (const line of block.split('\n')) {
+              if (line.startsWith('event:')) ev.event = line.slice(6).trim();
+              if (line.startsWith('data:')) {
+                ev.data += line.slice(5).trim();
+                hasData = true;
               }
-            };
-            const timer = setTimeout(() => {
-              listeners.delete(check);
-              rej(new Error(`no matching SSE event within ${timeoutMs} ms; got ${raw.join('')}`));
-            }, timeoutMs);
-            listeners.add(check);
-            check();
-          });
-        },
-        close: () => req.destroy(),
-      });
-    });
+            }
+            if (hasData) events.push(ev);
+          }
+          for (const l of listeners) l();
+        });
+        const parsed = () => events.filter((e) => !e.event).map((e) => JSON.parse(e.data));
+        resolve({
+          response,
+          raw,
+          events,
+          waitFor(pred, timeoutMs = 3000) {
+            return new Promise((res, rej) => {
+              const check = () => {
+                const found = parsed().find(pred);
+                if (found) {
+                  listeners.delete(check);
+                  clearTimeout(timer);
+                  res(found);
+                }
+              };
+              const timer = setTimeout(() => {
+                listeners.delete(check);
+                rej(new Error(`no matching SSE event within ${timeoutMs} ms; got ${raw.join('')}`));
+              }, timeoutMs);
+              listeners.add(check);
+              check();
+            });
+          },
+          close: () => req.destroy(),
+        });
+      },
+    );
     req.on('error', reject);
     req.end();
   });

@@ -22,10 +22,21 @@ async function send(server: TestServer, sessionId: string, content: string) {
 async function produceAllEvents(server: TestServer, sessionId: string) {
   const pp = server.pp;
   const { messageId } = await send(server, sessionId, 'hello');
-  await fetch(`${server.base}/message/${messageId}`, { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify({ sessionId, content: 'hello!' }) });
+  await fetch(`${server.base}/message/${messageId}`, {
+    method: 'PATCH',
+    headers: JSON_HEADERS,
+    body: JSON.stringify({ sessionId, content: 'hello!' }),
+  });
   const op = await pp.sendMessage(sessionId, { content: 'Hi, Ana here', operatorName: 'Ana' });
-  await fetch(`${server.base}/read`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ sessionId, messageIds: [op.id], status: 'read' }) });
-  await fetch(`${server.base}/message/${messageId}?sessionId=${sessionId}`, { method: 'DELETE', headers: JSON_HEADERS });
+  await fetch(`${server.base}/read`, {
+    method: 'POST',
+    headers: JSON_HEADERS,
+    body: JSON.stringify({ sessionId, messageIds: [op.id], status: 'read' }),
+  });
+  await fetch(`${server.base}/message/${messageId}?sessionId=${sessionId}`, {
+    method: 'DELETE',
+    headers: JSON_HEADERS,
+  });
   pp.setOperatorTyping(sessionId, true);
   pp.setOperatorOnline(true);
   pp.emitEvent(sessionId, 'coupon', { code: 'SPRING' });
@@ -35,7 +46,19 @@ async function produceAllEvents(server: TestServer, sessionId: string) {
   pp.sendVersionWarning(sessionId, { status: 'outdated', canContinue: true, message: 'update soon' }, '2.0.0');
 }
 
-const ALL_TYPES = ['message', 'message_edited', 'read', 'message_deleted', 'typing', 'presence', 'event', 'config_update', 'screenshot_request', 'csat_request', 'version_warning'];
+const ALL_TYPES = [
+  'message',
+  'message_edited',
+  'read',
+  'message_deleted',
+  'typing',
+  'presence',
+  'event',
+  'config_update',
+  'screenshot_request',
+  'csat_request',
+  'version_warning',
+];
 
 describe('WebSocket /stream', () => {
   it('delivers every server event type as a {type, data} envelope', async () => {
@@ -88,7 +111,12 @@ describe('WebSocket /stream', () => {
     ws.ws.send('not json at all');
     ws.ws.send(JSON.stringify({ type: 'mystery', data: 1 }));
     ws.ws.send(Buffer.from([0, 1, 2]));
-    ws.ws.send(JSON.stringify({ type: 'event', data: { name: 'clicked_pricing', data: { plan: 'pro' }, timestamp: new Date().toISOString() } }));
+    ws.ws.send(
+      JSON.stringify({
+        type: 'event',
+        data: { name: 'clicked_pricing', data: { plan: 'pro' }, timestamp: new Date().toISOString() },
+      }),
+    );
     await until(() => got.length === 1);
     expect(got[0]).toMatchObject({ name: 'clicked_pricing', data: { plan: 'pro' }, sessionId });
     expect(ws.ws.readyState).toBe(WebSocket.OPEN);
@@ -172,10 +200,16 @@ describe('SSE /stream', () => {
     const cursor = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 10));
     const second = await send(s, sessionId, 'after the cursor');
-    await fetch(`${s.base}/message/${first.messageId}`, { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify({ sessionId, content: 'edited later' }) });
+    await fetch(`${s.base}/message/${first.messageId}`, {
+      method: 'PATCH',
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ sessionId, content: 'edited later' }),
+    });
     const sse = await openSse(s, `/stream?sessionId=${sessionId}&after=${encodeURIComponent(cursor)}`);
     await sse.waitFor((e) => e.type === 'message' && e.data.id === second.messageId);
-    await sse.waitFor((e) => e.type === 'message' && e.data.id === first.messageId && e.data.content === 'edited later');
+    await sse.waitFor(
+      (e) => e.type === 'message' && e.data.id === first.messageId && e.data.content === 'edited later',
+    );
     sse.close();
   });
 
@@ -214,12 +248,24 @@ describe('polling', () => {
     await new Promise((r) => setTimeout(r, 10));
     const cursor = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 10));
-    await fetch(`${s.base}/message/${a.messageId}`, { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify({ sessionId, content: 'a2' }) });
+    await fetch(`${s.base}/message/${a.messageId}`, {
+      method: 'PATCH',
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ sessionId, content: 'a2' }),
+    });
     await fetch(`${s.base}/message/${b.messageId}?sessionId=${sessionId}`, { method: 'DELETE', headers: JSON_HEADERS });
-    await fetch(`${s.base}/read`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ sessionId, messageIds: [op.id] }) });
+    await fetch(`${s.base}/read`, {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ sessionId, messageIds: [op.id] }),
+    });
     const c = await send(s, sessionId, 'c');
-    const res = await fetch(`${s.base}/messages?sessionId=${sessionId}&after=${encodeURIComponent(cursor)}`, { headers: JSON_HEADERS });
-    const { messages } = (await res.json()) as { messages: { id: string; content: string; deletedAt?: string; status: string }[] };
+    const res = await fetch(`${s.base}/messages?sessionId=${sessionId}&after=${encodeURIComponent(cursor)}`, {
+      headers: JSON_HEADERS,
+    });
+    const { messages } = (await res.json()) as {
+      messages: { id: string; content: string; deletedAt?: string; status: string }[];
+    };
     const byId = new Map(messages.map((m) => [m.id, m]));
     expect(byId.get(a.messageId)?.content).toBe('a2');
     expect(byId.get(b.messageId)?.deletedAt).toBeTruthy();
@@ -233,7 +279,9 @@ describe('polling', () => {
     const sessionId = await connect(s);
     const future = new Date(Date.now() + 3_600_000).toISOString();
     const m = await send(s, sessionId, 'sent while the client clock runs ahead');
-    const res = await fetch(`${s.base}/messages?sessionId=${sessionId}&after=${encodeURIComponent(future)}`, { headers: JSON_HEADERS });
+    const res = await fetch(`${s.base}/messages?sessionId=${sessionId}&after=${encodeURIComponent(future)}`, {
+      headers: JSON_HEADERS,
+    });
     const { messages } = (await res.json()) as { messages: { id: string }[] };
     expect(messages.map((x) => x.id)).toContain(m.messageId);
   });

@@ -11,7 +11,11 @@ const connectWith = (server: TestServer, version: string | undefined) =>
   server.app.inject({
     method: 'POST',
     url: '/pocketping/connect',
-    headers: { 'content-type': 'application/json', origin: ORIGIN, ...(version ? { 'x-pocketping-version': version } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      origin: ORIGIN,
+      ...(version ? { 'x-pocketping-version': version } : {}),
+    },
     payload: { visitorId: 'v1', sessionId: null, metadata: {} },
   });
 

@@ -14,11 +14,21 @@ const post = (url: string, payload: unknown, headers: Record<string, string> = J
 
 describe('widget endpoints', () => {
   it('connect on a first visit accepts sessionId null and returns what the widget reads', async () => {
-    const res = await post('/connect', { visitorId: 'lz3k-abc', sessionId: null, metadata: { url: 'https://shop.example.com/', userAgent: 'Mozilla/5.0', botSignals: { webdriver: false } } });
+    const res = await post('/connect', {
+      visitorId: 'lz3k-abc',
+      sessionId: null,
+      metadata: { url: 'https://shop.example.com/', userAgent: 'Mozilla/5.0', botSignals: { webdriver: false } },
+    });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.sessionId).toMatch(/^[A-Za-z0-9_-]{22,}$/);
-    expect(body).toMatchObject({ visitorId: 'lz3k-abc', operatorOnline: false, operatorReachable: true, messages: [], welcomeMessage: 'Hi! How can we help?' });
+    expect(body).toMatchObject({
+      visitorId: 'lz3k-abc',
+      operatorOnline: false,
+      operatorReachable: true,
+      messages: [],
+      welcomeMessage: 'Hi! How can we help?',
+    });
     expect(res.headers['access-control-allow-origin']).toBe(ORIGIN);
     expect(res.headers['x-pocketping-version-status']).toBeUndefined();
   });
@@ -31,7 +41,11 @@ describe('widget endpoints', () => {
     const { messageId, timestamp } = res.json();
     expect(typeof messageId).toBe('string');
     expect(new Date(timestamp).toISOString()).toBe(timestamp);
-    const history = await s.app.inject({ method: 'GET', url: `/pocketping/messages?sessionId=${sessionId}`, headers: JSON_HEADERS });
+    const history = await s.app.inject({
+      method: 'GET',
+      url: `/pocketping/messages?sessionId=${sessionId}`,
+      headers: JSON_HEADERS,
+    });
     expect(history.statusCode).toBe(200);
     expect(history.json().messages).toEqual([
       expect.objectContaining({ id: messageId, content, sender: 'visitor', status: 'sent', timestamp }),
@@ -48,12 +62,24 @@ describe('widget endpoints', () => {
   it('GET and DELETE with a JSON content type and an empty body are accepted', async () => {
     const sessionId = await connect(s);
     const { messageId } = (await post('/message', { sessionId, content: 'bye', attachmentIds: [] })).json();
-    const get = await s.app.inject({ method: 'GET', url: `/pocketping/messages?sessionId=${sessionId}`, headers: JSON_HEADERS });
+    const get = await s.app.inject({
+      method: 'GET',
+      url: `/pocketping/messages?sessionId=${sessionId}`,
+      headers: JSON_HEADERS,
+    });
     expect(get.statusCode).toBe(200);
-    const del = await s.app.inject({ method: 'DELETE', url: `/pocketping/message/${messageId}?sessionId=${sessionId}`, headers: JSON_HEADERS });
+    const del = await s.app.inject({
+      method: 'DELETE',
+      url: `/pocketping/message/${messageId}?sessionId=${sessionId}`,
+      headers: JSON_HEADERS,
+    });
     expect(del.statusCode).toBe(200);
     expect(del.json()).toEqual({ deleted: true });
-    const again = await s.app.inject({ method: 'DELETE', url: `/pocketping/message/${messageId}?sessionId=${sessionId}`, headers: JSON_HEADERS });
+    const again = await s.app.inject({
+      method: 'DELETE',
+      url: `/pocketping/message/${messageId}?sessionId=${sessionId}`,
+      headers: JSON_HEADERS,
+    });
     expect(again.statusCode).toBe(409);
   });
 
@@ -61,18 +87,33 @@ describe('widget endpoints', () => {
     const a = await connect(s);
     const b = await connect(s);
     const { messageId } = (await post('/message', { sessionId: a, content: 'helo', attachmentIds: [] })).json();
-    const res = await s.app.inject({ method: 'PATCH', url: `/pocketping/message/${messageId}`, headers: JSON_HEADERS, payload: { sessionId: a, content: 'hello ' } });
+    const res = await s.app.inject({
+      method: 'PATCH',
+      url: `/pocketping/message/${messageId}`,
+      headers: JSON_HEADERS,
+      payload: { sessionId: a, content: 'hello ' },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json().message).toMatchObject({ id: messageId, content: 'hello' });
     expect(typeof res.json().message.editedAt).toBe('string');
-    const other = await s.app.inject({ method: 'PATCH', url: `/pocketping/message/${messageId}`, headers: JSON_HEADERS, payload: { sessionId: b, content: 'hijack' } });
+    const other = await s.app.inject({
+      method: 'PATCH',
+      url: `/pocketping/message/${messageId}`,
+      headers: JSON_HEADERS,
+      payload: { sessionId: b, content: 'hijack' },
+    });
     expect(other.statusCode).toBe(404);
     expect(other.json().error).toBe('MESSAGE_NOT_FOUND');
   });
 
   it('an optimistic temp- id gets a clean 404', async () => {
     const sessionId = await connect(s);
-    const res = await s.app.inject({ method: 'PATCH', url: `/pocketping/message/temp-lz3k-abcdefghi`, headers: JSON_HEADERS, payload: { sessionId, content: 'x' } });
+    const res = await s.app.inject({
+      method: 'PATCH',
+      url: `/pocketping/message/temp-lz3k-abcdefghi`,
+      headers: JSON_HEADERS,
+      payload: { sessionId, content: 'x' },
+    });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toMatchObject({ error: 'MESSAGE_NOT_FOUND' });
   });
@@ -97,7 +138,11 @@ describe('widget endpoints', () => {
     }
     const presence = await s.app.inject({ method: 'GET', url: '/pocketping/presence', headers: JSON_HEADERS });
     expect(presence.json()).toMatchObject({ online: false });
-    const shots = await s.app.inject({ method: 'GET', url: `/pocketping/screenshot/requests?sessionId=${sessionId}`, headers: JSON_HEADERS });
+    const shots = await s.app.inject({
+      method: 'GET',
+      url: `/pocketping/screenshot/requests?sessionId=${sessionId}`,
+      headers: JSON_HEADERS,
+    });
     expect(shots.json()).toEqual({ requests: [] });
     const session = await s.pp.getSession(sessionId);
     expect(session!.identity).toEqual({ id: 'u-1', email: 'ana@example.com', plan: 'pro' });
@@ -120,7 +165,12 @@ describe('widget endpoints', () => {
 
 describe('bad input', () => {
   it('malformed JSON is a 400 that says so', async () => {
-    const res = await s.app.inject({ method: 'POST', url: '/pocketping/message', headers: JSON_HEADERS, payload: '{"sessionId": ' });
+    const res = await s.app.inject({
+      method: 'POST',
+      url: '/pocketping/message',
+      headers: JSON_HEADERS,
+      payload: '{"sessionId": ',
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ error: 'REQUEST_INVALID_JSON' });
     expect(res.json().message).toMatch(/not valid JSON/);
@@ -145,7 +195,12 @@ describe('bad input', () => {
       ['POST', '/upload', { sessionId, filename: 'a.png', mimeType: 'image/png', size: 10 }],
       ['GET', `/screenshot/requests?sessionId=${sessionId}`, undefined],
     ] as const) {
-      const res = await s.app.inject({ method, url: `/pocketping${url}`, headers: JSON_HEADERS, ...(payload ? { payload } : {}) });
+      const res = await s.app.inject({
+        method,
+        url: `/pocketping${url}`,
+        headers: JSON_HEADERS,
+        ...(payload ? { payload } : {}),
+      });
       expect(res.statusCode, url).toBe(404);
       expect(res.json().error, url).toBe('SESSION_NOT_FOUND');
     }
@@ -174,8 +229,32 @@ describe('bad input', () => {
 
   it('garbage never produces a 5xx', async () => {
     const sessionId = await connect(s);
-    const payloads = ['null', '[]', '"str"', '123', 'true', '{"__proto__":{"x":1}}', '{"sessionId":null}', `{"sessionId":"${sessionId}","content":null}`, '\u0000\u0001', '{}'];
-    for (const route of ['/connect', '/message', '/typing', '/read', '/identify', '/prechat', '/csat', '/upload', '/upload/complete', '/screenshot/upload', '/disconnect', '/visibility']) {
+    const payloads = [
+      'null',
+      '[]',
+      '"str"',
+      '123',
+      'true',
+      '{"__proto__":{"x":1}}',
+      '{"sessionId":null}',
+      `{"sessionId":"${sessionId}","content":null}`,
+      '\u0000\u0001',
+      '{}',
+    ];
+    for (const route of [
+      '/connect',
+      '/message',
+      '/typing',
+      '/read',
+      '/identify',
+      '/prechat',
+      '/csat',
+      '/upload',
+      '/upload/complete',
+      '/screenshot/upload',
+      '/disconnect',
+      '/visibility',
+    ]) {
       for (const payload of payloads) {
         const res = await s.app.inject({ method: 'POST', url: `/pocketping${route}`, headers: JSON_HEADERS, payload });
         if (payload === 'null' || payload === '{}') expect(res.statusCode, `${route} ${payload}`).toBe(400);

@@ -1,0 +1,227 @@
+import { z } from 'zod';
+import { PocketPingError, ValidationError } from '../errors.js';
+import { isUrlSafeId } from '../ids.js';
+import type { Session } from '../models.js';
+import type { PocketPing } from '../pocketping.js';
+import { AdminEventSchema, AdminSendMessageSchema, parseInput } from '../protocol-schemas.js';
+
+/** One admin route: runs with the parsed JSON body and returns the JSON answer. */
+export interface AdminRoute {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  path: string;
+  /** 200 unless stated. */
+  status?: number;
+  handle(
+    pp: PocketPing,
+    input: { params: Record<string, string>; query: Record<string, string | undefined>; body: unknown },
+  ): Promise<unknown>;
+}
+
+const isoDate = (name: string) =>
+  z
+    .string()
+    .refine((s) => !Number.isNaN(Date.parse(s)), `${name} must be an ISO-8601 timestamp`)
+    .transform((s) => new Date(s));
+
+const ListSessionsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: isoDate('before').optional(),
+  status: z.enum(['open', 'closed']).optional(),
+});
+
+const ListMessagesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+  after: isoDate('after').optional(),
+  before: isoDate('before').optional(),
+});
+
+async function sessionOr404(pp: PocketPing, id: string | undefined): Promise<Session> {
+  const session = id && isUrlSafeId(id) ? await pp.getSession(id) : null;
+  if (!session) throw new PocketPingError('SESSION_NOT_FOUND', `session ${String(id).slice(0, 80)} does not exist`);
+  return session;
+}
+
+/**
+ * The operator API over HTTP (`{prefix}/admin/...`), framework-free: the SDK's operator methods
+ * for scripts, dashboards and other backends. Authentication is checked by the pipeline.
+ */
+export const ADMIN_ROUTES: readonly AdminRoute[] = [
+  {
+    method: 'GET',
+    path: '/sessions',
+    async handle(pp, { query }) {
+      const q = parseInput(ListSessionsQuery, query, 'query');
+      const sessions = await pp.getSessions({
+        limit: q.limit,
+        ...(q.before ? { before: q.before } : {}),
+        ...(q.status ? { status: q.status } : {}),
+      });
+      return { sessions };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/sessions/:id',
+    async handle(pp, { params }) {
+      return { session: await sessionOr404(pp, params.id) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/sessions/:id/messages',
+    async handle(pp, { params, query }) {
+      const session = await sessionOr404(pp, params.id);
+      const q = parseInput(ListMessagesQuery, query, 'query');
+      const messages = await pp.getMessages(session.id, {
+        limit: q.limit,
+        ...(q.after ? { after: q.after } : {}),
+        ...(q.before ? { before: q.before } : {}),
+      });
+      return { messages };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/sessions/:id/messages',
+    status: 201,
+    async handle(pp, { params, body }) {
+      const session = await sessionOr404(pp, params.id);
+      const b = parseInput(AdminSendMessageSchema, body, 'request body');
+      const message = await pp.sendMessage(session.id, {
+        content: b.content,
+        type: b.sender,
+        ...(b.operatorName ? { operatorName: b.operatorName } : {}),
+        ...(b.replyTo ? { replyTo: b.replyTo } : {}),
+      });
+      return { message };
+    },
+  },
+  {
+    method: 'PATCH',
+    path: '/sessions/:id/messages/:messageId',
+    async handle(pp, { params, body }) {
+      const session = await sessionOr404(pp, params.id);
+      const b = parseInput(z.object({ content: z.string().min(1, 'content must not be empty') }), body, 'request body');
+      return { message: await pp.editOperatorMessage(session.id, params.messageId ?? '', b.content) };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/sessions/:id/messages/:messageId',
+    async handle(pp, { params }) {
+      const session = await sessionOr404(pp, params.id);
+      return { message: await pp.deleteOperatorMessage(session.id, params.messageId ?? '') };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/sessions/:id/read',
+    async handle(pp, { params, body }) {
+      const session = await sessionOr404(pp, params.id);
+      const b = parseInput(z.object({ messageIds: z.array(z.string()).optional() }), body ?? {}, 'request body');
+      return { updated: await pp.markVisitorMessagesRead(session.id, b.messageIds) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/sessions/:id/typing',
+    async handle(pp, { params, body }) {
+      const session = await sessionOr404(pp, params.id);
+      const b = parseInput(z.object({ isTyping: z.boolean().default(true) }), body ?? {}, 'request body');
+      pp.setOperatorTyping(session.id, b.isTyping);
+      return { ok: true };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/sessions/:id/close',
+    async handle(pp, { params }) {
+      const session = await sessionOr404(pp, params.id);
+      return { session: await pp.closeSession(session.id) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/sessions/:id/events',
+    async handle(pp, { params, body }) {
+      const session = await sessionOr404(pp, params.id);
+      const b = parseInput(AdminEventSchema, body, 'request body');
+      pp.emitEvent(session.id, b.name, b.data);
+      return { ok: true };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/sessions/:id/csat',
+    async handle(pp, { params }) {
+      const session = await sessionOr404(pp, params.id);
+      await pp.requestCsat(session.id);
+      return { ok: true };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/sessions/:id/screenshot',
+    async handle(pp, { params, body }) {
+      const session = await sessionOr404(pp, params.id);
+      const b = parseInput(
+        z.object({ requestedBy: z.string().max(100).optional(), silent: z.boolean().optional() }),
+        body ?? {},
+        'request body',
+      );
+      return { request: await pp.requestScreenshot(session.id, { ...b, requestedFrom: 'admin' }) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/presence',
+    async handle(pp, { body }) {
+      const b = parseInput(z.object({ online: z.boolean() }), body, 'request body');
+      pp.setOperatorOnline(b.online);
+      return { online: pp.isOperatorOnline() };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/events',
+    async handle(pp, { body }) {
+      const b = parseInput(AdminEventSchema, body, 'request body');
+      pp.broadcastEvent(b.name, b.data);
+      return { ok: true };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/deliveries/dead',
+    async handle(pp) {
+      return { deliveries: await pp.deadLetters() };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/deliveries/:jobId/retry',
+    async handle(pp, { params }) {
+      if (!(await pp.retryDeadLetter(params.jobId ?? ''))) {
+        throw new ValidationError(`no dead-lettered delivery ${String(params.jobId).slice(0, 80)}`, {
+          code: 'NOT_FOUND',
+        });
+      }
+      return { ok: true };
+    },
+  },
+];
+
+/** Constant-time comparison of a presented API key with the configured one (Web Crypto, any runtime). */
+export async function apiKeyMatches(presented: string, expected: string): Promise<boolean> {
+  const enc = new TextEncoder();
+  // Hashing first gives equal-length inputs, so the comparison never leaks the key length.
+  const [a, b] = await Promise.all([
+    globalThis.crypto.subtle.digest('SHA-256', enc.encode(presented)),
+    globalThis.crypto.subtle.digest('SHA-256', enc.encode(expected)),
+  ]);
+  const x = new Uint8Array(a);
+  const y = new Uint8Array(b);
+  let diff = 0;
+  for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
+  return diff === 0;
+}
