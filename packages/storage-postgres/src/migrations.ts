@@ -1,0 +1,175 @@
+import type { Pool } from 'pg';
+import type { TableNames } from './names.js';
+
+/** One schema change, applied once in its own transaction. */
+export interface Migration {
+  /** Increasing version number, recorded in the migrations table. */
+  version: number;
+  /** Short description, recorded next to the version. */
+  name: string;
+  /** Statements to run, in order. */
+  statements(t: TableNames): string[];
+}
+
+/**
+ * Every schema change, oldest first. Never edit a released migration: add a new one.
+ * Ids use the "C" collation so the database orders them exactly like JavaScript does
+ * (core breaks timestamp ties by comparing ids as strings).
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'sessions, messages, bridge references, attachments',
+    statements: (t) => [
+      `CREATE TABLE ${t.sessions} (
+        id text COLLATE "C" PRIMARY KEY,
+        visitor_id text NOT NULL,
+        created_at timestamptz NOT NULL,
+        last_activity timestamptz NOT NULL,
+        status text NOT NULL,
+        closed_at timestamptz,
+        metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+        identity jsonb,
+        has_visitor_message boolean,
+        ai_active boolean,
+        last_operator_activity timestamptz,
+        pre_chat jsonb,
+        csat jsonb,
+        screenshot_requests jsonb,
+        bridge_threads jsonb
+      )`,
+      `CREATE INDEX ${t.index('sessions_visitor_idx')} ON ${t.sessions} (visitor_id, created_at DESC)`,
+      `CREATE INDEX ${t.index('sessions_activity_idx')} ON ${t.sessions} (last_activity DESC, id)`,
+      `CREATE INDEX ${t.index('sessions_status_activity_idx')} ON ${t.sessions} (status, last_activity DESC, id)`,
+      `CREATE TABLE ${t.messages} (
+        id text COLLATE "C" PRIMARY KEY,
+        session_id text COLLATE "C" NOT NULL,
+        content text NOT NULL,
+        sender text NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        status text NOT NULL,
+        delivered_at timestamptz,
+        read_at timestamptz,
+        edited_at timestamptz,
+        deleted_at timestamptz,
+        reply_to text,
+        attachments jsonb,
+        metadata jsonb,
+        operator_name text,
+        source text,
+        bridge_message_ids jsonb
+      )`,
+      `CREATE INDEX ${t.index('messages_history_idx')} ON ${t.messages} (session_id, created_at, id)`,
+      `CREATE INDEX ${t.index('messages_delta_idx')} ON ${t.messages} (session_id, updated_at)`,
+      `CREATE TABLE ${t.bridgeThreads} (
+        session_id text COLLATE "C" NOT NULL,
+        bridge text NOT NULL,
+        thread_id text NOT NULL,
+        PRIMARY KEY (session_id, bridge),
+        UNIQUE (bridge, thread_id)
+      )`,
+      `CREATE TABLE ${t.bridgeMessages} (
+        message_id text COLLATE "C" NOT NULL,
+        session_id text COLLATE "C" NOT NULL,
+        bridge text NOT NULL,
+        platform_message_id text NOT NULL,
+        PRIMARY KEY (message_id, bridge),
+        UNIQUE (bridge, platform_message_id)
+      )`,
+      `CREATE INDEX ${t.index('bridge_messages_session_idx')} ON ${t.bridgeMessages} (session_id)`,
+      `CREATE TABLE ${t.attachments} (
+        id text COLLATE "C" PRIMARY KEY,
+        session_id text COLLATE "C" NOT NULL,
+        message_id text,
+        filename text NOT NULL,
+        mime_type text NOT NULL,
+        size bigint NOT NULL,
+        url text NOT NULL,
+        thumbnail_url text,
+        status text NOT NULL,
+        storage_key text NOT NULL,
+        uploaded_from text,
+        bridge_file_id text,
+        created_at timestamptz NOT NULL,
+        expires_at timestamptz
+      )`,
+      `CREATE INDEX ${t.index('attachments_session_idx')} ON ${t.attachments} (session_id)`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'event bus payloads too large for NOTIFY',
+    statements: (t) => [
+      `CREATE TABLE ${t.busPayloads} (
+        id bigserial PRIMARY KEY,
+        payload text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      `CREATE INDEX ${t.index('bus_payloads_created_idx')} ON ${t.busPayloads} (created_at)`,
+    ],
+  },
+];
+
+/** What `migrate()` did. */
+export interface MigrationResult {
+  /** Versions applied by this call (empty when the schema was already up to date). */
+  applied: number[];
+  /** The schema version after the call. */
+  version: number;
+}
+
+/**
+ * Applies the pending migrations. Runs under a PostgreSQL advisory lock, so several instances
+ * starting at once apply each migration exactly once; the others wait and then find nothing
+ * to do.
+ */
+export async function runMigrations(pool: Pool, t: TableNames): Promise<MigrationResult> {
+  const client = await pool.connect();
+  let released = false;
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [t.lockKey]);
+    try {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${t.qschema}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${t.migrations} (
+          version integer PRIMARY KEY,
+          name text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now()
+        )`,
+      );
+      const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${t.migrations}`);
+      const done = new Set(rows.map((r) => r.version));
+      const applied: number[] = [];
+      for (const migration of MIGRATIONS) {
+        if (done.has(migration.version)) continue;
+        await client.query('BEGIN');
+        try {
+          // A migration lost in a crash right after COMMIT is lost with its version row, so it
+          // simply runs again: no need to wait for the WAL flush (much faster for many DDLs).
+          await client.query('SET LOCAL synchronous_commit TO OFF');
+          for (const sql of migration.statements(t)) await client.query(sql);
+          await client.query(`INSERT INTO ${t.migrations} (version, name) VALUES ($1, $2)`, [
+            migration.version,
+            migration.name,
+          ]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw err;
+        }
+        applied.push(migration.version);
+      }
+      const version = Math.max(0, ...done, ...applied);
+      return { applied, version };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [t.lockKey]).catch((err: unknown) => {
+        // A connection that cannot unlock is broken: drop it so the lock dies with it.
+        client.release(err instanceof Error ? err : new Error(String(err)));
+        released = true;
+      });
+    }
+  } finally {
+    if (!released) client.release();
+  }
+}

@@ -1,0 +1,576 @@
+import type {
+  Attachment,
+  AttachmentPatch,
+  Message,
+  MessagePatch,
+  MessageQuery,
+  Session,
+  SessionPatch,
+  SessionQuery,
+  Storage,
+} from '@pocketping/core';
+import { ValidationError } from '@pocketping/core';
+import { createHash } from 'node:crypto';
+import pg, { type Pool, type PoolClient, type QueryConfig } from 'pg';
+import { isUnreachable, PACKAGE_NAME, unreachableError, wrapError } from './errors.js';
+import { type MigrationResult, runMigrations } from './migrations.js';
+import { type TableNames, tableNames } from './names.js';
+import {
+  ATTACHMENT_COLUMNS,
+  attachmentFromRow,
+  type Column,
+  MESSAGE_COLUMNS,
+  messageFromRow,
+  patchColumns,
+  placeholder,
+  rowParams,
+  SESSION_COLUMNS,
+  selectList,
+  sessionFromRow,
+  toParam,
+} from './rows.js';
+import {
+  isPool,
+  type PostgresStorageOptions,
+  PostgresStorageOptionsSchema,
+  type PostgresStorageSettings,
+} from './options.js';
+
+type Row = Record<string, unknown>;
+
+const SESSION_SELECT = selectList(SESSION_COLUMNS);
+const MESSAGE_SELECT = selectList(MESSAGE_COLUMNS);
+
+/** Parses constructor input into settings, or throws a ValidationError naming the option. */
+export function parseStorageOptions(input: string | PostgresStorageOptions | Pool): PostgresStorageSettings {
+  const raw = typeof input === 'string' ? { url: input } : isPool(input) ? { pool: input } : input;
+  const parsed = PostgresStorageOptionsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'options'} ${i.message}`).join('; ');
+    throw new ValidationError(`${PACKAGE_NAME}: invalid options: ${detail}`, { code: 'CONFIG_INVALID' });
+  }
+  return parsed.data;
+}
+
+function upsertSql(table: string, columns: readonly Column[]): string {
+  const names = columns.map((c) => c.column).join(', ');
+  const values = columns.map((c, i) => placeholder(c, i + 1)).join(', ');
+  const updates = columns
+    .filter((c) => c.column !== 'id')
+    .map((c) => `${c.column} = EXCLUDED.${c.column}`)
+    .join(', ');
+  return `INSERT INTO ${table} (${names}) VALUES (${values}) ON CONFLICT (id) DO UPDATE SET ${updates}`;
+}
+
+/**
+ * PocketPing storage on PostgreSQL. Every optional Storage method is implemented; sessions,
+ * messages, bridge references and attachment metadata live in their own tables of one schema,
+ * created by versioned migrations at `init()`.
+ *
+ * @example
+ * ```ts
+ * import { PocketPing } from '@pocketping/core';
+ * import { PostgresEventBus, PostgresStorage } from '@pocketping/storage-postgres';
+ *
+ * const storage = new PostgresStorage(process.env.DATABASE_URL!);
+ * const pp = new PocketPing({ storage, eventBus: new PostgresEventBus({ pool: storage.pool }) });
+ * await pp.init(); // applies pending migrations
+ * ```
+ */
+export class PostgresStorage implements Storage {
+  /** The connection pool (created from `url`, or the one given). */
+  readonly pool: Pool;
+  /** Validated options with defaults applied. */
+  readonly settings: Readonly<Omit<PostgresStorageSettings, 'pool'>>;
+  private readonly ownsPool: boolean;
+  private readonly t: TableNames;
+  private closed = false;
+  private readonly statementNames = new Map<string, string>();
+  private readonly sql: {
+    upsertSession: string;
+    upsertMessage: string;
+    upsertAttachment: string;
+  };
+
+  /**
+   * @param options A connection string, a ready-made `pg.Pool`, or `PostgresStorageOptions`.
+   * @example
+   * ```ts
+   * new PostgresStorage('postgres://pocketping:secret@localhost:5432/app');
+   * new PostgresStorage({ url: process.env.DATABASE_URL, schema: 'support', poolSize: 20 });
+   * new PostgresStorage(existingPool);
+   * ```
+   */
+  constructor(options: string | PostgresStorageOptions | Pool) {
+    const { pool, ...settings } = parseStorageOptions(options);
+    this.settings = Object.freeze(settings);
+    if (pool) {
+      this.pool = pool;
+      this.ownsPool = false;
+    } else {
+      this.pool = new pg.Pool({
+        connectionString: settings.url,
+        max: settings.poolSize,
+        connectionTimeoutMillis: settings.connectionTimeoutMs,
+      });
+      // An idle connection that dies (server restart) emits 'error' on the pool; the next
+      // query reconnects and reports its own error, so there is nothing to do here.
+      this.pool.on('error', () => {});
+      this.ownsPool = true;
+    }
+    this.t = tableNames(settings.schema, settings.tablePrefix);
+    const t = this.t;
+    this.sql = {
+      upsertSession: upsertSql(t.sessions, SESSION_COLUMNS),
+      upsertMessage: `${upsertSql(t.messages, MESSAGE_COLUMNS)} RETURNING (xmax = 0) AS inserted`,
+      upsertAttachment: upsertSql(t.attachments, ATTACHMENT_COLUMNS),
+    };
+  }
+
+  // ───────────────────────────── lifecycle ─────────────────────────────
+
+  /** Applies pending migrations. Throws a `SetupError` with a guide when the database cannot be reached. */
+  async init(): Promise<void> {
+    await this.migrate();
+  }
+
+  /**
+   * Applies pending migrations (idempotent; safe when several instances run it at once).
+   * Throws a `SetupError` with a guide when the database cannot be reached.
+   */
+  async migrate(): Promise<MigrationResult> {
+    try {
+      return await runMigrations(this.pool, this.t);
+    } catch (err) {
+      if (isUnreachable(err)) throw unreachableError(this.settings.url, err);
+      throw wrapError('migrate', err);
+    }
+  }
+
+  /** Ends the pool when it was created here; a pool that was given is left open. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ownsPool) await this.pool.end().catch(() => {});
+  }
+
+  /** True when the database answers `SELECT 1`. */
+  async ping(): Promise<boolean> {
+    try {
+      await this.pool.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // ───────────────────────────── helpers ─────────────────────────────
+
+  /**
+   * A named statement for a hot query with fixed text: each connection parses and plans it
+   * once. Names are derived from the text, so different schemas never share a name.
+   */
+  private prepared(text: string): QueryConfig {
+    let name = this.statementNames.get(text);
+    if (!name) {
+      name = `pocketping_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+      this.statementNames.set(text, name);
+    }
+    return { name, text };
+  }
+
+  private async query(operation: string, text: string | QueryConfig, params: unknown[] = []): Promise<Row[]> {
+    try {
+      const result = await this.pool.query(text, params);
+      return result.rows as Row[];
+    } catch (err) {
+      throw wrapError(operation, err);
+    }
+  }
+
+  private async transaction<T>(operation: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw wrapError(operation, err);
+    }
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+        client.release();
+      } catch (rollbackError) {
+        client.release(rollbackError instanceof Error ? rollbackError : true);
+      }
+      throw wrapError(operation, err);
+    }
+  }
+
+  /** `UPDATE ... SET` for only the patched columns, returning the updated row. */
+  private patchSql(
+    table: string,
+    columns: readonly Column[],
+    changes: { column: Column; value: unknown }[],
+  ): { text: string; params: unknown[] } {
+    const params: unknown[] = [];
+    const sets = changes.map(({ column, value }) => {
+      params.push(toParam(column, value));
+      return `${column.column} = ${placeholder(column, params.length + 1)}`;
+    });
+    return { text: `UPDATE ${table} SET ${sets.join(', ')} WHERE id = $1 RETURNING ${selectList(columns)}`, params };
+  }
+
+  private async replaceThreadRefs(
+    client: PoolClient,
+    sessionId: string,
+    threads: Record<string, string>,
+  ): Promise<void> {
+    await client.query(`DELETE FROM ${this.t.bridgeThreads} WHERE session_id = $1`, [sessionId]);
+    if (Object.keys(threads).length === 0) return;
+    await client.query(
+      `INSERT INTO ${this.t.bridgeThreads} (session_id, bridge, thread_id)
+       SELECT $1, key, value FROM jsonb_each_text($2::jsonb)
+       ON CONFLICT (bridge, thread_id) DO UPDATE SET session_id = EXCLUDED.session_id`,
+      [sessionId, JSON.stringify(threads)],
+    );
+  }
+
+  private async replaceMessageRefs(
+    client: PoolClient,
+    messageId: string,
+    sessionId: string,
+    ids: Record<string, string>,
+  ): Promise<void> {
+    await client.query(`DELETE FROM ${this.t.bridgeMessages} WHERE message_id = $1`, [messageId]);
+    if (Object.keys(ids).length === 0) return;
+    await client.query(
+      `INSERT INTO ${this.t.bridgeMessages} (message_id, session_id, bridge, platform_message_id)
+       SELECT $1, $2, key, value FROM jsonb_each_text($3::jsonb)
+       ON CONFLICT (bridge, platform_message_id)
+       DO UPDATE SET message_id = EXCLUDED.message_id, session_id = EXCLUDED.session_id`,
+      [messageId, sessionId, JSON.stringify(ids)],
+    );
+  }
+
+  // ───────────────────────────── sessions ─────────────────────────────
+
+  /** Stores a session (an upsert: saving the same id again replaces it). */
+  async createSession(session: Session): Promise<void> {
+    const params = rowParams(SESSION_COLUMNS, { ...session, metadata: session.metadata ?? {} });
+    await this.transaction('createSession', async (client) => {
+      await client.query(this.sql.upsertSession, params);
+      await this.replaceThreadRefs(client, session.id, session.bridgeThreads ?? {});
+    });
+  }
+
+  /** Reads a session, or `null`. */
+  async getSession(sessionId: string): Promise<Session | null> {
+    const rows = await this.query(
+      'getSession',
+      this.prepared(`SELECT ${SESSION_SELECT} FROM ${this.t.sessions} WHERE id = $1`),
+      [sessionId],
+    );
+    return rows[0] ? sessionFromRow(rows[0]) : null;
+  }
+
+  /** Replaces the given top-level fields in one UPDATE and returns the session, or `null`. */
+  async updateSession(sessionId: string, patch: SessionPatch): Promise<Session | null> {
+    const changes = patchColumns(SESSION_COLUMNS, patch);
+    if (changes.length === 0) return this.getSession(sessionId);
+    const { text, params } = this.patchSql(this.t.sessions, SESSION_COLUMNS, changes);
+    if (patch.bridgeThreads === undefined) {
+      const rows = await this.query('updateSession', text, [sessionId, ...params]);
+      return rows[0] ? sessionFromRow(rows[0]) : null;
+    }
+    return this.transaction('updateSession', async (client) => {
+      const { rows } = await client.query(text, [sessionId, ...params]);
+      if (!rows[0]) return null;
+      await this.replaceThreadRefs(client, sessionId, patch.bridgeThreads ?? {});
+      return sessionFromRow(rows[0]);
+    });
+  }
+
+  /** The newest session (by creation) of a visitor, or `null`. */
+  async getSessionByVisitorId(visitorId: string): Promise<Session | null> {
+    const rows = await this.query(
+      'getSessionByVisitorId',
+      `SELECT ${SESSION_SELECT} FROM ${this.t.sessions} WHERE visitor_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1`,
+      [visitorId],
+    );
+    return rows[0] ? sessionFromRow(rows[0]) : null;
+  }
+
+  /** Sessions by most recent activity first (ties by id). */
+  async listSessions(query: SessionQuery = {}): Promise<Session[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.status) {
+      params.push(query.status);
+      where.push(`status = $${params.length}`);
+    }
+    if (query.before) {
+      params.push(query.before);
+      where.push(`last_activity < $${params.length}`);
+    }
+    if (query.since) {
+      params.push(query.since);
+      where.push(`last_activity >= $${params.length}`);
+    }
+    let text = `SELECT ${SESSION_SELECT} FROM ${this.t.sessions}`;
+    if (where.length > 0) text += ` WHERE ${where.join(' AND ')}`;
+    text += ' ORDER BY last_activity DESC, id ASC';
+    if (query.limit !== undefined) {
+      params.push(Math.max(0, Math.floor(query.limit)));
+      text += ` LIMIT $${params.length}`;
+    }
+    const rows = await this.query('listSessions', text, params);
+    return rows.map(sessionFromRow);
+  }
+
+  /** Deletes a session with its messages, attachments and bridge references, in one statement. */
+  async deleteSession(sessionId: string): Promise<boolean> {
+    const t = this.t;
+    const rows = await this.query(
+      'deleteSession',
+      `WITH s AS (DELETE FROM ${t.sessions} WHERE id = $1 RETURNING id),
+        m AS (DELETE FROM ${t.messages} WHERE session_id IN (SELECT id FROM s)),
+        bm AS (DELETE FROM ${t.bridgeMessages} WHERE session_id IN (SELECT id FROM s)),
+        bt AS (DELETE FROM ${t.bridgeThreads} WHERE session_id IN (SELECT id FROM s)),
+        a AS (DELETE FROM ${t.attachments} WHERE session_id IN (SELECT id FROM s))
+       SELECT count(*)::int AS n FROM s`,
+      [sessionId],
+    );
+    return (rows[0]?.n as number) > 0;
+  }
+
+  /** Deletes every session last active before `olderThan`, with everything attached; returns how many. */
+  async cleanupOldSessions(olderThan: Date): Promise<number> {
+    const t = this.t;
+    const rows = await this.query(
+      'cleanupOldSessions',
+      `WITH s AS (DELETE FROM ${t.sessions} WHERE last_activity < $1 RETURNING id),
+        m AS (DELETE FROM ${t.messages} WHERE session_id IN (SELECT id FROM s)),
+        bm AS (DELETE FROM ${t.bridgeMessages} WHERE session_id IN (SELECT id FROM s)),
+        bt AS (DELETE FROM ${t.bridgeThreads} WHERE session_id IN (SELECT id FROM s)),
+        a AS (DELETE FROM ${t.attachments} WHERE session_id IN (SELECT id FROM s))
+       SELECT count(*)::int AS n FROM s`,
+      [olderThan],
+    );
+    return (rows[0]?.n as number) ?? 0;
+  }
+
+  // ───────────────────────────── messages ─────────────────────────────
+
+  /** Stores a message (an upsert: saving the same id again replaces it). */
+  async saveMessage(message: Message): Promise<void> {
+    const params = rowParams(MESSAGE_COLUMNS, message);
+    const ids = message.bridgeMessageIds ?? {};
+    if (Object.keys(ids).length === 0) {
+      // The common case, a new message without bridge ids, is one statement; only a message
+      // saved again over an existing one needs its old bridge references dropped.
+      const [row] = await this.query('saveMessage', this.prepared(this.sql.upsertMessage), params);
+      if (row?.inserted) return;
+      await this.query('saveMessage', `DELETE FROM ${this.t.bridgeMessages} WHERE message_id = $1`, [message.id]);
+      return;
+    }
+    await this.transaction('saveMessage', async (client) => {
+      await client.query(this.sql.upsertMessage, params);
+      await this.replaceMessageRefs(client, message.id, message.sessionId, ids);
+    });
+  }
+
+  /**
+   * Stores many messages at once (imports, migrations from another storage): one multi-row
+   * INSERT per 1,000 messages, in one transaction. Same upsert semantics as `saveMessage`.
+   */
+  async saveMessages(messages: readonly Message[]): Promise<void> {
+    const unique = [...new Map(messages.map((m) => [m.id, m])).values()];
+    if (unique.length === 0) return;
+    const t = this.t;
+    const names = MESSAGE_COLUMNS.map((c) => c.column).join(', ');
+    const updates = MESSAGE_COLUMNS.filter((c) => c.column !== 'id')
+      .map((c) => `${c.column} = EXCLUDED.${c.column}`)
+      .join(', ');
+    await this.transaction('saveMessages', async (client) => {
+      for (let start = 0; start < unique.length; start += 1000) {
+        const batch = unique.slice(start, start + 1000);
+        const params: unknown[] = [];
+        const rows = batch.map((m) => {
+          const values = rowParams(MESSAGE_COLUMNS, m).map((value, i) => {
+            params.push(value);
+            return placeholder(MESSAGE_COLUMNS[i]!, params.length);
+          });
+          return `(${values.join(', ')})`;
+        });
+        await client.query(
+          `INSERT INTO ${t.messages} (${names}) VALUES ${rows.join(', ')} ON CONFLICT (id) DO UPDATE SET ${updates}`,
+          params,
+        );
+        await client.query(`DELETE FROM ${t.bridgeMessages} WHERE message_id = ANY($1::text[])`, [
+          batch.map((m) => m.id),
+        ]);
+        for (const m of batch) {
+          if (m.bridgeMessageIds && Object.keys(m.bridgeMessageIds).length > 0) {
+            await this.replaceMessageRefs(client, m.id, m.sessionId, m.bridgeMessageIds);
+          }
+        }
+      }
+    });
+  }
+
+  /**
+   * Messages of a session ascending by (timestamp, id). `after` keeps those with
+   * `updatedAt > after`, `before` those with `timestamp < before`, `limit` the newest ones.
+   */
+  async getMessages(sessionId: string, query: MessageQuery = {}): Promise<Message[]> {
+    const where = ['session_id = $1'];
+    const params: unknown[] = [sessionId];
+    if (query.after) {
+      params.push(query.after);
+      where.push(`updated_at > $${params.length}`);
+    }
+    if (query.before) {
+      params.push(query.before);
+      where.push(`created_at < $${params.length}`);
+    }
+    const base = `SELECT ${MESSAGE_SELECT} FROM ${this.t.messages} WHERE ${where.join(' AND ')}`;
+    let text: string;
+    if (query.limit !== undefined && query.limit >= 0) {
+      params.push(Math.floor(query.limit));
+      text = `SELECT ${MESSAGE_SELECT} FROM (${base} ORDER BY created_at DESC, id DESC LIMIT $${params.length}) page ORDER BY created_at, id`;
+    } else {
+      text = `${base} ORDER BY created_at, id`;
+    }
+    const rows = await this.query('getMessages', this.prepared(text), params);
+    return rows.map(messageFromRow);
+  }
+
+  /** Reads one message by id, or `null`. */
+  async getMessage(messageId: string): Promise<Message | null> {
+    const rows = await this.query(
+      'getMessage',
+      this.prepared(`SELECT ${MESSAGE_SELECT} FROM ${this.t.messages} WHERE id = $1`),
+      [messageId],
+    );
+    return rows[0] ? messageFromRow(rows[0]) : null;
+  }
+
+  /** Replaces the given top-level fields in one UPDATE and returns the message, or `null`. */
+  async updateMessage(messageId: string, patch: MessagePatch): Promise<Message | null> {
+    const changes = patchColumns(MESSAGE_COLUMNS, patch);
+    if (changes.length === 0) return this.getMessage(messageId);
+    const { text, params } = this.patchSql(this.t.messages, MESSAGE_COLUMNS, changes);
+    if (patch.bridgeMessageIds === undefined) {
+      const rows = await this.query('updateMessage', text, [messageId, ...params]);
+      return rows[0] ? messageFromRow(rows[0]) : null;
+    }
+    return this.transaction('updateMessage', async (client) => {
+      const { rows } = await client.query(text, [messageId, ...params]);
+      if (!rows[0]) return null;
+      const message = messageFromRow(rows[0]);
+      await this.replaceMessageRefs(client, messageId, message.sessionId, patch.bridgeMessageIds ?? {});
+      return message;
+    });
+  }
+
+  // ───────────────────────────── bridge references ─────────────────────────────
+
+  /** Remembers (or forgets, with `null`) the thread of a session on one bridge. */
+  async setBridgeThread(sessionId: string, bridge: string, threadId: string | null): Promise<void> {
+    const t = this.t;
+    await this.transaction('setBridgeThread', async (client) => {
+      // Updating the session row first locks it, so concurrent calls for other bridges queue
+      // here and each one merges into the latest map.
+      const { rowCount } = await client.query(
+        threadId === null
+          ? `UPDATE ${t.sessions} SET bridge_threads = COALESCE(bridge_threads, '{}'::jsonb) - $2::text WHERE id = $1`
+          : `UPDATE ${t.sessions} SET bridge_threads = (COALESCE(bridge_threads, '{}'::jsonb) - $2::text) || jsonb_build_object($2::text, $3::text) WHERE id = $1`,
+        threadId === null ? [sessionId, bridge] : [sessionId, bridge, threadId],
+      );
+      if (!rowCount) return;
+      await client.query(`DELETE FROM ${t.bridgeThreads} WHERE session_id = $1 AND bridge = $2`, [sessionId, bridge]);
+      if (threadId === null) return;
+      await client.query(
+        `INSERT INTO ${t.bridgeThreads} (session_id, bridge, thread_id) VALUES ($1, $2, $3)
+         ON CONFLICT (bridge, thread_id) DO UPDATE SET session_id = EXCLUDED.session_id`,
+        [sessionId, bridge, threadId],
+      );
+    });
+  }
+
+  /** The session whose thread on `bridge` is `threadId`, or `null`. */
+  async findSessionByBridgeThread(bridge: string, threadId: string): Promise<Session | null> {
+    const rows = await this.query(
+      'findSessionByBridgeThread',
+      `SELECT ${selectList(SESSION_COLUMNS, 's')} FROM ${this.t.bridgeThreads} b JOIN ${this.t.sessions} s ON s.id = b.session_id
+       WHERE b.bridge = $1 AND b.thread_id = $2`,
+      [bridge, threadId],
+    );
+    return rows[0] ? sessionFromRow(rows[0]) : null;
+  }
+
+  /** Remembers the platform message id of one of our messages on one bridge. */
+  async saveBridgeMessageId(messageId: string, bridge: string, platformMessageId: string): Promise<void> {
+    const t = this.t;
+    await this.transaction('saveBridgeMessageId', async (client) => {
+      const { rows } = await client.query(
+        `UPDATE ${t.messages}
+         SET bridge_message_ids = COALESCE(bridge_message_ids, '{}'::jsonb) || jsonb_build_object($2::text, $3::text)
+         WHERE id = $1 RETURNING session_id`,
+        [messageId, bridge, platformMessageId],
+      );
+      const sessionId = rows[0]?.session_id;
+      if (sessionId === undefined) return;
+      await client.query(`DELETE FROM ${t.bridgeMessages} WHERE message_id = $1 AND bridge = $2`, [messageId, bridge]);
+      await client.query(
+        `INSERT INTO ${t.bridgeMessages} (message_id, session_id, bridge, platform_message_id) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (bridge, platform_message_id)
+         DO UPDATE SET message_id = EXCLUDED.message_id, session_id = EXCLUDED.session_id`,
+        [messageId, sessionId, bridge, platformMessageId],
+      );
+    });
+  }
+
+  /** Our message whose id on `bridge` is `platformMessageId`, or `null`. */
+  async findMessageByBridgeId(bridge: string, platformMessageId: string): Promise<Message | null> {
+    const rows = await this.query(
+      'findMessageByBridgeId',
+      `SELECT ${selectList(MESSAGE_COLUMNS, 'm')} FROM ${this.t.bridgeMessages} b JOIN ${this.t.messages} m ON m.id = b.message_id
+       WHERE b.bridge = $1 AND b.platform_message_id = $2`,
+      [bridge, platformMessageId],
+    );
+    return rows[0] ? messageFromRow(rows[0]) : null;
+  }
+
+  // ───────────────────────────── attachments ─────────────────────────────
+
+  /** Stores attachment metadata (an upsert). */
+  async saveAttachment(attachment: Attachment): Promise<void> {
+    await this.query('saveAttachment', this.sql.upsertAttachment, rowParams(ATTACHMENT_COLUMNS, attachment));
+  }
+
+  /** Reads attachment metadata, or `null`. */
+  async getAttachment(attachmentId: string): Promise<Attachment | null> {
+    const rows = await this.query(
+      'getAttachment',
+      `SELECT ${selectList(ATTACHMENT_COLUMNS)} FROM ${this.t.attachments} WHERE id = $1`,
+      [attachmentId],
+    );
+    return rows[0] ? attachmentFromRow(rows[0]) : null;
+  }
+
+  /** Replaces the given fields in one UPDATE and returns the attachment, or `null`. */
+  async updateAttachment(attachmentId: string, patch: AttachmentPatch): Promise<Attachment | null> {
+    const changes = patchColumns(ATTACHMENT_COLUMNS, patch);
+    if (changes.length === 0) return this.getAttachment(attachmentId);
+    const { text, params } = this.patchSql(this.t.attachments, ATTACHMENT_COLUMNS, changes);
+    const rows = await this.query('updateAttachment', text, [attachmentId, ...params]);
+    return rows[0] ? attachmentFromRow(rows[0]) : null;
+  }
+}

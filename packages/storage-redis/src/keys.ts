@@ -1,0 +1,62 @@
+/**
+ * Key layout (P = keyPrefix). The Lua scripts build the same names from the prefix, so the
+ * two must stay in step.
+ *
+ * - `P session:<id>`        hash: session fields (JSON values), `bt:<bridge>` thread ids, `_vid`
+ * - `P sessions`            sorted set of session ids by lastActivity (ms)
+ * - `P sessions:<status>`   the same, per status (open, closed)
+ * - `P visitor:<visitorId>` sorted set of the visitor's session ids by createdAt
+ * - `P message:<id>`        hash: message fields (JSON values), `bm:<bridge>` platform ids, `_sid`
+ * - `P history:<sessionId>` sorted set of message ids by timestamp (equal scores order by id)
+ * - `P changes:<sessionId>` sorted set of message ids by updatedAt, for the `after` delta
+ * - `P attachment:<id>`     hash: attachment fields, `_sid`
+ * - `P attachments:<sessionId>` set of attachment ids
+ * - `P thread:<bridge>:<threadId>`    session id
+ * - `P bridgemsg:<bridge>:<platformId>` message id
+ *
+ * Bridge names are URI-encoded inside keys and field names, so a `:` in a name stays unambiguous.
+ */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  session(id: string): string {
+    return `${this.prefix}session:${id}`;
+  }
+
+  sessions(status?: string): string {
+    return status ? `${this.prefix}sessions:${status}` : `${this.prefix}sessions`;
+  }
+
+  visitor(visitorId: string): string {
+    return `${this.prefix}visitor:${visitorId}`;
+  }
+
+  message(id: string): string {
+    return `${this.prefix}message:${id}`;
+  }
+
+  history(sessionId: string): string {
+    return `${this.prefix}history:${sessionId}`;
+  }
+
+  changes(sessionId: string): string {
+    return `${this.prefix}changes:${sessionId}`;
+  }
+
+  attachment(id: string): string {
+    return `${this.prefix}attachment:${id}`;
+  }
+
+  thread(bridge: string, threadId: string): string {
+    return `${this.prefix}thread:${encodeBridge(bridge)}:${threadId}`;
+  }
+
+  bridgeMessage(bridge: string, platformMessageId: string): string {
+    return `${this.prefix}bridgemsg:${encodeBridge(bridge)}:${platformMessageId}`;
+  }
+}
+
+/** A bridge name as used inside keys and hash field names. */
+export function encodeBridge(bridge: string): string {
+  return encodeURIComponent(bridge);
+}

@@ -1,0 +1,410 @@
+import type {
+  Attachment,
+  AttachmentPatch,
+  Message,
+  MessagePatch,
+  MessageQuery,
+  Session,
+  SessionPatch,
+  SessionQuery,
+  Storage,
+} from '@pocketping/core';
+import { compareMessages, ValidationError } from '@pocketping/core';
+import type { Redis } from 'ioredis';
+import { createClient } from './client.js';
+import {
+  decodeAttachment,
+  decodeMessage,
+  decodeSession,
+  encodeBridgeMap,
+  encodeFields,
+  encodePatch,
+  pairsToHash,
+} from './codec.js';
+import { PACKAGE_NAME, unreachableError, wrapError } from './errors.js';
+import { encodeBridge, Keys } from './keys.js';
+import {
+  isRedisClient,
+  type RedisStorageOptions,
+  RedisStorageOptionsSchema,
+  type RedisStorageSettings,
+} from './options.js';
+import { SCRIPTS } from './scripts.js';
+
+/** Parses constructor input into settings, or throws a ValidationError naming the option. */
+function parseOptions(input: string | RedisStorageOptions | Redis): RedisStorageSettings {
+  const raw = typeof input === 'string' ? { url: input } : isRedisClient(input) ? { client: input } : input;
+  const parsed = RedisStorageOptionsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'options'} ${i.message}`).join('; ');
+    throw new ValidationError(`${PACKAGE_NAME}: invalid options: ${detail}`, { code: 'CONFIG_INVALID' });
+  }
+  return parsed.data;
+}
+
+const ms = (d: Date | undefined): string => (d ? String(d.getTime()) : '');
+
+/**
+ * PocketPing storage on Redis. Every optional Storage method is implemented. Each session is
+ * a hash, its history a sorted set by timestamp (equal timestamps order by id) plus one by
+ * `updatedAt` for the `after` delta, each message a hash; multi-key writes and patches run as
+ * Lua scripts, so they are atomic. With `ttlDays`, a whole conversation expires after that
+ * many days without activity.
+ *
+ * @example
+ * ```ts
+ * import { PocketPing } from '@pocketping/core';
+ * import { RedisEventBus, RedisStorage } from '@pocketping/storage-redis';
+ *
+ * const storage = new RedisStorage({ url: process.env.REDIS_URL!, ttlDays: 90 });
+ * const pp = new PocketPing({ storage, eventBus: new RedisEventBus({ client: storage.client }) });
+ * await pp.init();
+ * ```
+ */
+export class RedisStorage implements Storage {
+  /** The ioredis client (created from `url`, or the one given). */
+  readonly client: Redis;
+  /** Validated options with defaults applied. */
+  readonly settings: Readonly<Omit<RedisStorageSettings, 'client'>>;
+  private readonly ownsClient: boolean;
+  private readonly lastError: () => Error | undefined;
+  private readonly keys: Keys;
+  /** Prefix as the scripts see it: the client's own `keyPrefix` applies to KEYS, not to ARGV. */
+  private readonly scriptPrefix: string;
+  private readonly ttlSeconds: number;
+  private closed = false;
+
+  /**
+   * @param options A `redis://` URL, a ready-made ioredis client, or `RedisStorageOptions`.
+   * @example
+   * ```ts
+   * new RedisStorage('redis://localhost:6379');
+   * new RedisStorage({ url: process.env.REDIS_URL, keyPrefix: 'support:', ttlDays: 30 });
+   * new RedisStorage(existingIoredisClient);
+   * ```
+   */
+  constructor(options: string | RedisStorageOptions | Redis) {
+    const { client, ...settings } = parseOptions(options);
+    this.settings = Object.freeze(settings);
+    if (client) {
+      this.client = client;
+      this.ownsClient = false;
+      this.lastError = () => undefined;
+    } else {
+      const created = createClient(settings.url!);
+      this.client = created.client;
+      this.lastError = created.lastError;
+      this.ownsClient = true;
+    }
+    this.keys = new Keys(settings.keyPrefix);
+    this.scriptPrefix = (this.client.options.keyPrefix ?? '') + settings.keyPrefix;
+    this.ttlSeconds = settings.ttlDays === undefined ? 0 : Math.max(1, Math.ceil(settings.ttlDays * 86_400));
+  }
+
+  // ───────────────────────────── lifecycle ─────────────────────────────
+
+  /** Connects (when the client was created here) and checks that Redis answers. */
+  async init(): Promise<void> {
+    try {
+      if (this.client.status === 'wait') await this.client.connect();
+      await this.client.ping();
+    } catch (err) {
+      throw unreachableError(this.settings.url, this.lastError() ?? err);
+    }
+  }
+
+  /** Closes the client when it was created here; a client that was given is left open. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.ownsClient) return;
+    if (this.client.status === 'ready') await this.client.quit().catch(() => this.client.disconnect());
+    else this.client.disconnect();
+  }
+
+  /** True when Redis answers PING. */
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.client.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  // ───────────────────────────── helpers ─────────────────────────────
+
+  private async run(operation: string, script: keyof typeof SCRIPTS, args: (string | number)[]): Promise<unknown> {
+    try {
+      return await SCRIPTS[script].run(this.client, [this.scriptPrefix, this.ttlSeconds, ...args]);
+    } catch (err) {
+      throw wrapError(operation, err);
+    }
+  }
+
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw wrapError(operation, err);
+    }
+  }
+
+  /** HGETALL of many keys in one round trip; missing keys give empty objects. */
+  private async hashes(operation: string, keys: string[]): Promise<Record<string, string>[]> {
+    if (keys.length === 0) return [];
+    const results = await this.call(operation, () => {
+      const pipeline = this.client.pipeline();
+      for (const key of keys) pipeline.hgetall(key);
+      return pipeline.exec();
+    });
+    return (results ?? []).map(([err, value]) => {
+      if (err) throw wrapError(operation, err);
+      return (value ?? {}) as Record<string, string>;
+    });
+  }
+
+  // ───────────────────────────── sessions ─────────────────────────────
+
+  /** Stores a session (an upsert: saving the same id again replaces it). */
+  async createSession(session: Session): Promise<void> {
+    const threads = encodeBridgeMap(session.bridgeThreads);
+    await this.run('createSession', 'putSession', [
+      session.id,
+      session.visitorId,
+      ms(session.createdAt),
+      ms(session.lastActivity),
+      session.status,
+      threads.length / 2,
+      ...threads,
+      ...encodeFields({ ...session, metadata: session.metadata ?? {} }),
+    ]);
+  }
+
+  /** Reads a session, or `null`. */
+  async getSession(sessionId: string): Promise<Session | null> {
+    const hash = await this.call('getSession', () => this.client.hgetall(this.keys.session(sessionId)));
+    return decodeSession(hash);
+  }
+
+  /** Replaces the given top-level fields atomically (one script) and returns the session, or `null`. */
+  async updateSession(sessionId: string, patch: SessionPatch): Promise<Session | null> {
+    const replaceThreads = patch.bridgeThreads !== undefined;
+    const threads = encodeBridgeMap(patch.bridgeThreads);
+    const result = await this.run('updateSession', 'patchSession', [
+      sessionId,
+      ms(patch.lastActivity),
+      patch.status ?? '',
+      replaceThreads ? '1' : '0',
+      threads.length / 2,
+      ...threads,
+      ...encodePatch(patch),
+    ]);
+    return result ? decodeSession(pairsToHash(result)) : null;
+  }
+
+  /** The newest session (by creation) of a visitor, or `null`. */
+  async getSessionByVisitorId(visitorId: string): Promise<Session | null> {
+    const key = this.keys.visitor(visitorId);
+    const ids = await this.call('getSessionByVisitorId', () => this.client.zrange(key, 0, -1, 'REV'));
+    for (const id of ids) {
+      const session = await this.getSession(id);
+      if (session) return session;
+      // The session expired (ttlDays): drop the stale index entry.
+      await this.call('getSessionByVisitorId', () => this.client.zrem(key, id));
+    }
+    return null;
+  }
+
+  /** Sessions by most recent activity first. */
+  async listSessions(query: SessionQuery = {}): Promise<Session[]> {
+    const key = this.keys.sessions(query.status);
+    const max = query.before ? `(${query.before.getTime()}` : '+inf';
+    const min = query.since ? String(query.since.getTime()) : '-inf';
+    const limit = query.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(query.limit));
+    const out: Session[] = [];
+    let offset = 0;
+    while (out.length < limit) {
+      const want = Math.min(500, limit - out.length);
+      const ids = await this.call('listSessions', () =>
+        this.client.zrange(key, max, min, 'BYSCORE', 'REV', 'LIMIT', offset, want),
+      );
+      if (ids.length === 0) break;
+      offset += ids.length;
+      const hashes = await this.hashes(
+        'listSessions',
+        ids.map((id) => this.keys.session(id)),
+      );
+      const stale: string[] = [];
+      hashes.forEach((hash, i) => {
+        const session = decodeSession(hash);
+        if (session) out.push(session);
+        else stale.push(ids[i]!);
+      });
+      if (stale.length > 0) {
+        // Expired sessions (ttlDays) leave their index entries behind; clean them up here.
+        await this.call('listSessions', () =>
+          this.client
+            .multi()
+            .zrem(this.keys.sessions(), ...stale)
+            .zrem(this.keys.sessions('open'), ...stale)
+            .zrem(this.keys.sessions('closed'), ...stale)
+            .exec(),
+        );
+        offset -= stale.length;
+      }
+      if (ids.length < want) break;
+    }
+    return out.sort((a, b) => b.lastActivity.getTime() - a.lastActivity.getTime() || (a.id < b.id ? -1 : 1));
+  }
+
+  /** Deletes a session with its messages, attachments and bridge references (one script). */
+  async deleteSession(sessionId: string): Promise<boolean> {
+    return (await this.run('deleteSession', 'deleteSession', [sessionId])) === 1;
+  }
+
+  /** Deletes every session last active before `olderThan`, with everything attached; returns how many. */
+  async cleanupOldSessions(olderThan: Date): Promise<number> {
+    const key = this.keys.sessions();
+    let removed = 0;
+    for (;;) {
+      const ids = await this.call('cleanupOldSessions', () =>
+        this.client.zrange(key, '-inf', `(${olderThan.getTime()}`, 'BYSCORE', 'LIMIT', 0, 100),
+      );
+      if (ids.length === 0) return removed;
+      const results = await Promise.all(ids.map((id) => this.deleteSession(id)));
+      removed += results.filter(Boolean).length;
+    }
+  }
+
+  // ───────────────────────────── messages ─────────────────────────────
+
+  /** Stores a message (an upsert: saving the same id again replaces it). */
+  async saveMessage(message: Message): Promise<void> {
+    const ids = encodeBridgeMap(message.bridgeMessageIds);
+    await this.run('saveMessage', 'putMessage', [
+      message.id,
+      message.sessionId,
+      ms(message.timestamp),
+      ms(message.updatedAt ?? message.timestamp),
+      ids.length / 2,
+      ...ids,
+      ...encodeFields(message),
+    ]);
+  }
+
+  /**
+   * Messages of a session ascending by (timestamp, id). `after` keeps those with
+   * `updatedAt > after`, `before` those with `timestamp < before`, `limit` the newest ones.
+   */
+  async getMessages(sessionId: string, query: MessageQuery = {}): Promise<Message[]> {
+    const limit = query.limit !== undefined && query.limit >= 0 ? Math.floor(query.limit) : undefined;
+    if (query.after) {
+      // The delta is small: read it by updatedAt, then order and trim here.
+      const ids = await this.call('getMessages', () =>
+        this.client.zrange(this.keys.changes(sessionId), `(${query.after!.getTime()}`, '+inf', 'BYSCORE'),
+      );
+      let list = await this.messagesById(ids);
+      if (query.before) list = list.filter((m) => m.timestamp.getTime() < query.before!.getTime());
+      list.sort(compareMessages);
+      return limit !== undefined && list.length > limit ? list.slice(list.length - limit) : list;
+    }
+    if (limit === 0) return [];
+    const key = this.keys.history(sessionId);
+    const max = query.before ? `(${query.before.getTime()}` : '+inf';
+    const ids = await this.call('getMessages', () =>
+      limit === undefined
+        ? this.client.zrange(key, '-inf', max, 'BYSCORE')
+        : this.client.zrange(key, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit),
+    );
+    if (limit !== undefined) ids.reverse();
+    return this.messagesById(ids);
+  }
+
+  private async messagesById(ids: string[]): Promise<Message[]> {
+    const hashes = await this.hashes(
+      'getMessages',
+      ids.map((id) => this.keys.message(id)),
+    );
+    const out: Message[] = [];
+    for (const hash of hashes) {
+      const m = decodeMessage(hash);
+      if (m) out.push(m);
+    }
+    return out;
+  }
+
+  /** Reads one message by id, or `null`. */
+  async getMessage(messageId: string): Promise<Message | null> {
+    const hash = await this.call('getMessage', () => this.client.hgetall(this.keys.message(messageId)));
+    return decodeMessage(hash);
+  }
+
+  /** Replaces the given top-level fields atomically (one script) and returns the message, or `null`. */
+  async updateMessage(messageId: string, patch: MessagePatch): Promise<Message | null> {
+    const replaceIds = patch.bridgeMessageIds !== undefined;
+    const ids = encodeBridgeMap(patch.bridgeMessageIds);
+    const result = await this.run('updateMessage', 'patchMessage', [
+      messageId,
+      ms(patch.updatedAt),
+      replaceIds ? '1' : '0',
+      ids.length / 2,
+      ...ids,
+      ...encodePatch(patch),
+    ]);
+    return result ? decodeMessage(pairsToHash(result)) : null;
+  }
+
+  // ───────────────────────────── bridge references ─────────────────────────────
+
+  /** Remembers (or forgets, with `null`) the thread of a session on one bridge. */
+  async setBridgeThread(sessionId: string, bridge: string, threadId: string | null): Promise<void> {
+    await this.run('setBridgeThread', 'setThread', [
+      sessionId,
+      encodeBridge(bridge),
+      threadId === null ? '0' : '1',
+      threadId ?? '',
+    ]);
+  }
+
+  /** The session whose thread on `bridge` is `threadId`, or `null`. */
+  async findSessionByBridgeThread(bridge: string, threadId: string): Promise<Session | null> {
+    const id = await this.call('findSessionByBridgeThread', () => this.client.get(this.keys.thread(bridge, threadId)));
+    return id ? this.getSession(id) : null;
+  }
+
+  /** Remembers the platform message id of one of our messages on one bridge. */
+  async saveBridgeMessageId(messageId: string, bridge: string, platformMessageId: string): Promise<void> {
+    await this.run('saveBridgeMessageId', 'setBridgeMessage', [messageId, encodeBridge(bridge), platformMessageId]);
+  }
+
+  /** Our message whose id on `bridge` is `platformMessageId`, or `null`. */
+  async findMessageByBridgeId(bridge: string, platformMessageId: string): Promise<Message | null> {
+    const id = await this.call('findMessageByBridgeId', () =>
+      this.client.get(this.keys.bridgeMessage(bridge, platformMessageId)),
+    );
+    return id ? this.getMessage(id) : null;
+  }
+
+  // ───────────────────────────── attachments ─────────────────────────────
+
+  /** Stores attachment metadata (an upsert). */
+  async saveAttachment(attachment: Attachment): Promise<void> {
+    await this.run('saveAttachment', 'putAttachment', [
+      attachment.id,
+      attachment.sessionId,
+      ...encodeFields(attachment),
+    ]);
+  }
+
+  /** Reads attachment metadata, or `null`. */
+  async getAttachment(attachmentId: string): Promise<Attachment | null> {
+    const hash = await this.call('getAttachment', () => this.client.hgetall(this.keys.attachment(attachmentId)));
+    return decodeAttachment(hash);
+  }
+
+  /** Replaces the given fields atomically and returns the attachment, or `null`. */
+  async updateAttachment(attachmentId: string, patch: AttachmentPatch): Promise<Attachment | null> {
+    const result = await this.run('updateAttachment', 'patchAttachment', [attachmentId, ...encodePatch(patch)]);
+    return result ? decodeAttachment(pairsToHash(result)) : null;
+  }
+}

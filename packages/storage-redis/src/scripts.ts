@@ -1,0 +1,334 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * Every write that touches several keys, or patches a record that must exist, is one Lua
+ * script: Redis runs it atomically, so concurrent patches of different fields never lose one
+ * another and indexes never disagree with the records. Scripts receive the key prefix and the
+ * retention in ARGV[1] and ARGV[2] and build key names from it (see keys.ts), so this storage
+ * targets a single Redis (or a primary with replicas), not Redis Cluster.
+ */
+
+const PRELUDE = `
+local P = ARGV[1]
+local TTL = tonumber(ARGV[2])
+local EVERY = math.max(1, math.min(86400, math.floor(TTL / 2)))
+-- Keys owned by one record outlive the session keys by up to EVERY seconds, so a session
+-- never loses old messages before it expires itself (see touch).
+local LONG = TTL + EVERY
+
+local function startsWith(s, p)
+  return string.sub(s, 1, #p) == p
+end
+
+local function expireLong(key)
+  if TTL > 0 then redis.call('EXPIRE', key, LONG) end
+end
+
+local function dropIfOwned(key, owner)
+  if redis.call('GET', key) == owner then redis.call('DEL', key) end
+end
+
+-- Retention: activity pushes back the expiry of the session's own keys every time, and of
+-- every message, attachment and bridge reference key at most once per EVERY seconds.
+local function touch(sid)
+  if TTL <= 0 then return end
+  local sk = P .. 'session:' .. sid
+  if redis.call('EXISTS', sk) == 0 then return end
+  redis.call('EXPIRE', sk, TTL)
+  redis.call('EXPIRE', P .. 'history:' .. sid, TTL)
+  redis.call('EXPIRE', P .. 'changes:' .. sid, TTL)
+  redis.call('EXPIRE', P .. 'attachments:' .. sid, TTL)
+  local vid = redis.call('HGET', sk, '_vid')
+  if vid then redis.call('EXPIRE', P .. 'visitor:' .. vid, TTL) end
+  local now = tonumber(redis.call('TIME')[1])
+  local last = tonumber(redis.call('HGET', sk, '_refreshed') or '0')
+  if now - last < EVERY then return end
+  redis.call('HSET', sk, '_refreshed', now)
+  local fields = redis.call('HGETALL', sk)
+  for i = 1, #fields, 2 do
+    if startsWith(fields[i], 'bt:') then
+      redis.call('EXPIRE', P .. 'thread:' .. string.sub(fields[i], 4) .. ':' .. fields[i + 1], LONG)
+    end
+  end
+  for _, mid in ipairs(redis.call('ZRANGE', P .. 'history:' .. sid, 0, -1)) do
+    local mk = P .. 'message:' .. mid
+    redis.call('EXPIRE', mk, LONG)
+    for _, f in ipairs(redis.call('HKEYS', mk)) do
+      if startsWith(f, 'bm:') then
+        redis.call('EXPIRE', P .. 'bridgemsg:' .. string.sub(f, 4) .. ':' .. redis.call('HGET', mk, f), LONG)
+      end
+    end
+  end
+  for _, aid in ipairs(redis.call('SMEMBERS', P .. 'attachments:' .. sid)) do
+    redis.call('EXPIRE', P .. 'attachment:' .. aid, LONG)
+  end
+end
+`;
+
+/** ARGV: P TTL sid visitorId createdAtMs lastActivityMs status nThreads [bridge threadId]... [field value]... */
+const PUT_SESSION = `
+local sid, vid, status = ARGV[3], ARGV[4], ARGV[7]
+local sk = P .. 'session:' .. sid
+local old = redis.call('HGETALL', sk)
+for i = 1, #old, 2 do
+  if startsWith(old[i], 'bt:') then
+    dropIfOwned(P .. 'thread:' .. string.sub(old[i], 4) .. ':' .. old[i + 1], sid)
+  elseif old[i] == '_vid' and old[i + 1] ~= vid then
+    redis.call('ZREM', P .. 'visitor:' .. old[i + 1], sid)
+  end
+end
+if #old > 0 then redis.call('DEL', sk) end
+local args = { '_vid', vid }
+local i = 9
+for _ = 1, tonumber(ARGV[8]) do
+  table.insert(args, 'bt:' .. ARGV[i])
+  table.insert(args, ARGV[i + 1])
+  local tk = P .. 'thread:' .. ARGV[i] .. ':' .. ARGV[i + 1]
+  redis.call('SET', tk, sid)
+  expireLong(tk)
+  i = i + 2
+end
+for j = i, #ARGV do table.insert(args, ARGV[j]) end
+if TTL > 0 then
+  table.insert(args, '_refreshed')
+  table.insert(args, redis.call('TIME')[1])
+end
+redis.call('HSET', sk, unpack(args))
+redis.call('ZADD', P .. 'sessions', ARGV[6], sid)
+redis.call('ZREM', P .. 'sessions:open', sid)
+redis.call('ZREM', P .. 'sessions:closed', sid)
+if status == 'open' or status == 'closed' then redis.call('ZADD', P .. 'sessions:' .. status, ARGV[6], sid) end
+redis.call('ZADD', P .. 'visitor:' .. vid, ARGV[5], sid)
+touch(sid)
+return 1
+`;
+
+/** ARGV: P TTL sid lastActivityMs|'' status|'' replaceThreads(0|1) nThreads [bridge threadId]... [field value]... */
+const PATCH_SESSION = `
+local sid, la, status = ARGV[3], ARGV[4], ARGV[5]
+local sk = P .. 'session:' .. sid
+if redis.call('EXISTS', sk) == 0 then return false end
+local i = 8
+if ARGV[6] == '1' then
+  local old = redis.call('HGETALL', sk)
+  for k = 1, #old, 2 do
+    if startsWith(old[k], 'bt:') then
+      dropIfOwned(P .. 'thread:' .. string.sub(old[k], 4) .. ':' .. old[k + 1], sid)
+      redis.call('HDEL', sk, old[k])
+    end
+  end
+  for _ = 1, tonumber(ARGV[7]) do
+    local tk = P .. 'thread:' .. ARGV[i] .. ':' .. ARGV[i + 1]
+    redis.call('HSET', sk, 'bt:' .. ARGV[i], ARGV[i + 1])
+    redis.call('SET', tk, sid)
+    expireLong(tk)
+    i = i + 2
+  end
+end
+if i <= #ARGV then redis.call('HSET', sk, unpack(ARGV, i)) end
+if la ~= '' then
+  redis.call('ZADD', P .. 'sessions', la, sid)
+  redis.call('ZADD', P .. 'sessions:open', 'XX', la, sid)
+  redis.call('ZADD', P .. 'sessions:closed', 'XX', la, sid)
+end
+if status ~= '' then
+  local score = la
+  if score == '' then score = redis.call('ZSCORE', P .. 'sessions', sid) end
+  redis.call('ZREM', P .. 'sessions:open', sid)
+  redis.call('ZREM', P .. 'sessions:closed', sid)
+  if score and (status == 'open' or status == 'closed') then
+    redis.call('ZADD', P .. 'sessions:' .. status, score, sid)
+  end
+end
+touch(sid)
+return redis.call('HGETALL', sk)
+`;
+
+/** ARGV: P TTL sid bridge set(0|1) threadId */
+const SET_THREAD = `
+local sid, bridge = ARGV[3], ARGV[4]
+local sk = P .. 'session:' .. sid
+if redis.call('EXISTS', sk) == 0 then return 0 end
+local field = 'bt:' .. bridge
+local old = redis.call('HGET', sk, field)
+if old then dropIfOwned(P .. 'thread:' .. bridge .. ':' .. old, sid) end
+if ARGV[5] == '1' then
+  local tk = P .. 'thread:' .. bridge .. ':' .. ARGV[6]
+  redis.call('HSET', sk, field, ARGV[6])
+  redis.call('SET', tk, sid)
+  expireLong(tk)
+else
+  redis.call('HDEL', sk, field)
+end
+return 1
+`;
+
+/** ARGV: P TTL mid sid timestampMs updatedAtMs nBridgeIds [bridge platformId]... [field value]... */
+const PUT_MESSAGE = `
+local mid, sid = ARGV[3], ARGV[4]
+local mk = P .. 'message:' .. mid
+local old = redis.call('HGETALL', mk)
+for i = 1, #old, 2 do
+  if startsWith(old[i], 'bm:') then
+    dropIfOwned(P .. 'bridgemsg:' .. string.sub(old[i], 4) .. ':' .. old[i + 1], mid)
+  elseif old[i] == '_sid' and old[i + 1] ~= sid then
+    redis.call('ZREM', P .. 'history:' .. old[i + 1], mid)
+    redis.call('ZREM', P .. 'changes:' .. old[i + 1], mid)
+  end
+end
+if #old > 0 then redis.call('DEL', mk) end
+local args = { '_sid', sid }
+local i = 8
+for _ = 1, tonumber(ARGV[7]) do
+  table.insert(args, 'bm:' .. ARGV[i])
+  table.insert(args, ARGV[i + 1])
+  local bk = P .. 'bridgemsg:' .. ARGV[i] .. ':' .. ARGV[i + 1]
+  redis.call('SET', bk, mid)
+  expireLong(bk)
+  i = i + 2
+end
+for j = i, #ARGV do table.insert(args, ARGV[j]) end
+redis.call('HSET', mk, unpack(args))
+expireLong(mk)
+redis.call('ZADD', P .. 'history:' .. sid, ARGV[5], mid)
+redis.call('ZADD', P .. 'changes:' .. sid, ARGV[6], mid)
+touch(sid)
+return 1
+`;
+
+/** ARGV: P TTL mid updatedAtMs|'' replaceBridgeIds(0|1) nBridgeIds [bridge platformId]... [field value]... */
+const PATCH_MESSAGE = `
+local mid = ARGV[3]
+local mk = P .. 'message:' .. mid
+if redis.call('EXISTS', mk) == 0 then return false end
+local sid = redis.call('HGET', mk, '_sid')
+local i = 7
+if ARGV[5] == '1' then
+  for _, f in ipairs(redis.call('HKEYS', mk)) do
+    if startsWith(f, 'bm:') then
+      dropIfOwned(P .. 'bridgemsg:' .. string.sub(f, 4) .. ':' .. redis.call('HGET', mk, f), mid)
+      redis.call('HDEL', mk, f)
+    end
+  end
+  for _ = 1, tonumber(ARGV[6]) do
+    local bk = P .. 'bridgemsg:' .. ARGV[i] .. ':' .. ARGV[i + 1]
+    redis.call('HSET', mk, 'bm:' .. ARGV[i], ARGV[i + 1])
+    redis.call('SET', bk, mid)
+    expireLong(bk)
+    i = i + 2
+  end
+end
+if i <= #ARGV then redis.call('HSET', mk, unpack(ARGV, i)) end
+if sid then
+  if ARGV[4] ~= '' then redis.call('ZADD', P .. 'changes:' .. sid, ARGV[4], mid) end
+  touch(sid)
+end
+return redis.call('HGETALL', mk)
+`;
+
+/** ARGV: P TTL mid bridge platformId */
+const SET_BRIDGE_MESSAGE = `
+local mid, bridge, pid = ARGV[3], ARGV[4], ARGV[5]
+local mk = P .. 'message:' .. mid
+if redis.call('EXISTS', mk) == 0 then return 0 end
+local field = 'bm:' .. bridge
+local old = redis.call('HGET', mk, field)
+if old then dropIfOwned(P .. 'bridgemsg:' .. bridge .. ':' .. old, mid) end
+local bk = P .. 'bridgemsg:' .. bridge .. ':' .. pid
+redis.call('HSET', mk, field, pid)
+redis.call('SET', bk, mid)
+expireLong(bk)
+return 1
+`;
+
+/** ARGV: P TTL aid sid [field value]... */
+const PUT_ATTACHMENT = `
+local aid, sid = ARGV[3], ARGV[4]
+local ak = P .. 'attachment:' .. aid
+local oldSid = redis.call('HGET', ak, '_sid')
+if oldSid and oldSid ~= sid then redis.call('SREM', P .. 'attachments:' .. oldSid, aid) end
+redis.call('DEL', ak)
+redis.call('HSET', ak, '_sid', sid, unpack(ARGV, 5))
+expireLong(ak)
+redis.call('SADD', P .. 'attachments:' .. sid, aid)
+expireLong(P .. 'attachments:' .. sid)
+return 1
+`;
+
+/** ARGV: P TTL aid [field value]... */
+const PATCH_ATTACHMENT = `
+local ak = P .. 'attachment:' .. ARGV[3]
+if redis.call('EXISTS', ak) == 0 then return false end
+if #ARGV >= 4 then redis.call('HSET', ak, unpack(ARGV, 4)) end
+return redis.call('HGETALL', ak)
+`;
+
+/** ARGV: P TTL sid. Returns 1 when the session existed. */
+const DELETE_SESSION = `
+local sid = ARGV[3]
+local sk = P .. 'session:' .. sid
+local existed = redis.call('EXISTS', sk)
+local fields = redis.call('HGETALL', sk)
+for i = 1, #fields, 2 do
+  if startsWith(fields[i], 'bt:') then
+    dropIfOwned(P .. 'thread:' .. string.sub(fields[i], 4) .. ':' .. fields[i + 1], sid)
+  elseif fields[i] == '_vid' then
+    redis.call('ZREM', P .. 'visitor:' .. fields[i + 1], sid)
+  end
+end
+for _, mid in ipairs(redis.call('ZRANGE', P .. 'history:' .. sid, 0, -1)) do
+  local mk = P .. 'message:' .. mid
+  for _, f in ipairs(redis.call('HKEYS', mk)) do
+    if startsWith(f, 'bm:') then
+      dropIfOwned(P .. 'bridgemsg:' .. string.sub(f, 4) .. ':' .. redis.call('HGET', mk, f), mid)
+    end
+  end
+  redis.call('DEL', mk)
+end
+for _, aid in ipairs(redis.call('SMEMBERS', P .. 'attachments:' .. sid)) do
+  redis.call('DEL', P .. 'attachment:' .. aid)
+end
+redis.call('DEL', sk, P .. 'history:' .. sid, P .. 'changes:' .. sid, P .. 'attachments:' .. sid)
+redis.call('ZREM', P .. 'sessions', sid)
+redis.call('ZREM', P .. 'sessions:open', sid)
+redis.call('ZREM', P .. 'sessions:closed', sid)
+return existed
+`;
+
+/**
+ * A Lua script run by its SHA1, loaded on first use (and again after a SCRIPT FLUSH or a
+ * restart). Written here because ioredis only offers `defineCommand`, which would add methods
+ * to a client that may belong to the application.
+ */
+export class LuaScript {
+  private readonly sha: string;
+
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(client: Redis, args: (string | number)[]): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, 0, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return client.eval(this.source, 0, ...args);
+    }
+  }
+}
+
+const script = (body: string) => new LuaScript(PRELUDE + body);
+
+/** The storage's scripts. */
+export const SCRIPTS = {
+  putSession: script(PUT_SESSION),
+  patchSession: script(PATCH_SESSION),
+  setThread: script(SET_THREAD),
+  putMessage: script(PUT_MESSAGE),
+  patchMessage: script(PATCH_MESSAGE),
+  setBridgeMessage: script(SET_BRIDGE_MESSAGE),
+  putAttachment: script(PUT_ATTACHMENT),
+  patchAttachment: script(PATCH_ATTACHMENT),
+  deleteSession: script(DELETE_SESSION),
+};
