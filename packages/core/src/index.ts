@@ -21,3 +21,4 @@ export * from './wire.js';
 export * from './adapter-modules.js';
 export * from './memory-attachment-store.js';
 export * from './http/index.js';
+export * from './outgoing-webhooks.js';

@@ -12,6 +12,7 @@ import {
   type Session,
   TrackedElementSchema,
 } from './models.js';
+import { OutgoingWebhookSchema } from './outgoing-webhooks.js';
 import type { Storage } from './storage.js';
 
 /** Default MIME allow-list for uploads. `type/*` patterns match a whole family. */
@@ -87,6 +88,14 @@ export const PocketPingSettingsSchema = z.strictObject({
   typingThrottleMs: z.number().int().nonnegative().default(3000),
   /** Typing indicators stop by themselves after this long without a pulse. @default 5000 */
   typingTimeoutMs: z.number().int().positive().default(5000),
+  /** Outgoing webhooks: session and message events POSTed to your URLs, HMAC-signed. */
+  webhooks: z.array(OutgoingWebhookSchema).default([]),
+  /** SDK-style single webhook (same as one entry in `webhooks`). */
+  webhookUrl: z.string().url().optional(),
+  /** Secret of `webhookUrl`. */
+  webhookSecret: z.string().optional(),
+  /** Timeout of `webhookUrl` requests in milliseconds. */
+  webhookTimeout: z.number().int().positive().optional(),
   /** Retry policy of bridge deliveries. */
   delivery: z
     .object({

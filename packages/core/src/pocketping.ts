@@ -55,6 +55,7 @@ import {
 import { type OutgoingFrame, RealtimeHub, type RealtimeListener, toFrame } from './realtime-hub.js';
 import type { MessageQuery, SessionQuery, Storage } from './storage.js';
 import { StorageAccess } from './storage-access.js';
+import { OutgoingWebhookSchema, OutgoingWebhooks } from './outgoing-webhooks.js';
 import { parseUserAgent } from './user-agent.js';
 import { checkWidgetVersion, type VersionCheckResult } from './version.js';
 import { toWireAttachment, toWireMessage, type WireAttachment, type WireMessage } from './wire.js';
@@ -169,6 +170,7 @@ export class PocketPing {
   private readonly knownSessions = new Map<string, number>();
   private readonly seenDeliveries = new Map<string, number>();
   private readonly openStreams = new Set<() => void>();
+  private readonly webhooks?: OutgoingWebhooks;
 
   constructor(options: PocketPingOptions = {}) {
     const { storage, bridges, eventBus, deliveryQueue, attachmentStore, logger, instanceId, ...rest } = options;
@@ -223,6 +225,21 @@ export class PocketPing {
     if (attachmentStore) this.attachmentStoreRef = attachmentStore;
     this.operatorOnlineFlag = this.settings.operatorOnline;
     for (const bridge of bridges ?? []) this.registerBridge(bridge);
+    const targets = [...this.settings.webhooks];
+    if (this.settings.webhookUrl) {
+      targets.push(
+        OutgoingWebhookSchema.parse({
+          url: this.settings.webhookUrl,
+          ...(this.settings.webhookSecret ? { secret: this.settings.webhookSecret } : {}),
+          ...(this.settings.webhookTimeout ? { timeoutMs: this.settings.webhookTimeout } : {}),
+        }),
+      );
+    }
+    if (targets.length > 0) {
+      const hooks = new OutgoingWebhooks(targets, this.logger);
+      this.webhooks = hooks;
+      this.on('*', (event) => hooks.notify(event));
+    }
   }
 
   // ───────────────────────────── lifecycle ─────────────────────────────
@@ -268,6 +285,10 @@ export class PocketPing {
     for (const t of this.operatorTypingTimers.values()) clearTimeout(t);
     for (const t of this.typingState.values()) if (t.stopTimer) clearTimeout(t.stopTimer);
     await this.queue.stop();
+    if (this.webhooks) {
+      await Promise.race([this.webhooks.flush(), new Promise((r) => setTimeout(r, 2000))]);
+      this.webhooks.close();
+    }
     for (const bridge of this.bridgeList) {
       try {
         await bridge.close?.();

@@ -96,6 +96,7 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     ...(publicUrl ? { publicUrl } : {}),
     branding,
     ...widgetRest,
+    webhooks: config.webhooks,
   });
 
   const apiKeyGenerated = !server.apiKey;

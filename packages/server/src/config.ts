@@ -92,6 +92,18 @@ export const ServerConfigSchema = z.strictObject({
     .default([]),
   widget: WidgetSection.default({}),
   uploads: UploadsSection.default(UploadsSection.parse({})),
+  /** Outgoing webhooks: `[{ url, secret, events }]`, HMAC-signed, retried with backoff. */
+  webhooks: z
+    .array(
+      z.strictObject({
+        url: z.string().url('must be an absolute URL'),
+        secret: z.string().min(8, 'must be at least 8 characters').optional(),
+        events: z.array(z.string().min(1)).optional(),
+        timeoutMs: z.number().int().positive().optional(),
+        maxAttempts: z.number().int().positive().max(20).optional(),
+      }),
+    )
+    .default([]),
 });
 
 /** A validated `config.yaml`. */
@@ -222,4 +234,11 @@ widget:
 uploads:
   dir: ./data/uploads
   maxSize: 10485760                # bytes
+
+# Session and message events POSTed to your URLs, signed with
+# X-PocketPing-Signature: sha256=<HMAC of the body>.
+webhooks: []
+  # - url: https://example.com/hooks/pocketping
+  #   secret: \${POCKETPING_WEBHOOK_SECRET}
+  #   events: [session.started, message.created, csat.submitted]
 `;
