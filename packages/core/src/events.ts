@@ -62,6 +62,7 @@ export type PocketPingEvent =
   | { type: 'csat.submitted'; session: Session; csat: CsatState }
   | { type: 'visitor.disconnected'; session: Session; durationSeconds?: number }
   | { type: 'custom_event'; session: Session; event: CustomEvent }
+  | { type: 'operator.typing'; sessionId: string; isTyping: boolean }
   | {
       type: 'delivery.failed';
       bridge: string;

@@ -22,3 +22,4 @@ export * from './adapter-modules.js';
 export * from './memory-attachment-store.js';
 export * from './http/index.js';
 export * from './outgoing-webhooks.js';
+export * from './remote-bridge.js';

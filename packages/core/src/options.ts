@@ -88,6 +88,14 @@ export const PocketPingSettingsSchema = z.strictObject({
   typingThrottleMs: z.number().int().nonnegative().default(3000),
   /** Typing indicators stop by themselves after this long without a pulse. @default 5000 */
   typingTimeoutMs: z.number().int().positive().default(5000),
+  /** Remote mode: endpoint base of a central pocketping-server that owns the bridges. */
+  bridgeUrl: z.string().url('bridgeUrl must be the absolute endpoint base of the central server').optional(),
+  /** Remote mode: the central server's admin API key. */
+  apiKey: z.string().min(16, 'apiKey must be at least 16 characters').optional(),
+  /** Remote mode: how replies come back (`stream` or `webhook`). @default 'stream' */
+  bridgeReceive: z.enum(['stream', 'webhook', 'none']).optional(),
+  /** Remote mode with `bridgeReceive: webhook`: the central server's webhook secret. */
+  bridgeWebhookSecret: z.string().optional(),
   /** Outgoing webhooks: session and message events POSTed to your URLs, HMAC-signed. */
   webhooks: z.array(OutgoingWebhookSchema).default([]),
   /** SDK-style single webhook (same as one entry in `webhooks`). */

@@ -54,6 +54,8 @@ export function webhookPayload(event: PocketPingEvent): Record<string, unknown> 
       const { bridgeMessageIds: _ids, ...message } = event.message;
       return { type: event.type, data: { message }, session: sessionSummary(event.session), sentAt };
     }
+    case 'operator.typing':
+      return { type: event.type, data: { sessionId: event.sessionId, isTyping: event.isTyping }, sentAt };
     case 'delivery.failed':
       return {
         type: event.type,

@@ -56,6 +56,7 @@ import { type OutgoingFrame, RealtimeHub, type RealtimeListener, toFrame } from 
 import type { MessageQuery, SessionQuery, Storage } from './storage.js';
 import { StorageAccess } from './storage-access.js';
 import { OutgoingWebhookSchema, OutgoingWebhooks } from './outgoing-webhooks.js';
+import { RemoteBridge } from './remote-bridge.js';
 import { parseUserAgent } from './user-agent.js';
 import { checkWidgetVersion, type VersionCheckResult } from './version.js';
 import { toWireAttachment, toWireMessage, type WireAttachment, type WireMessage } from './wire.js';
@@ -225,6 +226,21 @@ export class PocketPing {
     if (attachmentStore) this.attachmentStoreRef = attachmentStore;
     this.operatorOnlineFlag = this.settings.operatorOnline;
     for (const bridge of bridges ?? []) this.registerBridge(bridge);
+    if (this.settings.bridgeUrl) {
+      if (!this.settings.apiKey) {
+        throw new ValidationError('bridgeUrl needs apiKey: the admin key of the central pocketping-server', {
+          code: 'CONFIG_INVALID',
+        });
+      }
+      this.registerBridge(
+        new RemoteBridge({
+          url: this.settings.bridgeUrl,
+          apiKey: this.settings.apiKey,
+          ...(this.settings.bridgeReceive ? { receive: this.settings.bridgeReceive } : {}),
+          ...(this.settings.bridgeWebhookSecret ? { webhookSecret: this.settings.bridgeWebhookSecret } : {}),
+        }),
+      );
+    }
     const targets = [...this.settings.webhooks];
     if (this.settings.webhookUrl) {
       targets.push(
@@ -663,7 +679,17 @@ export class PocketPing {
 
   private async createVisitorMessage(
     session: Session,
-    input: { content: string; attachmentIds: string[]; replyTo?: string; metadata?: Record<string, unknown> },
+    input: {
+      content: string;
+      attachmentIds: string[];
+      replyTo?: string;
+      metadata?: Record<string, unknown>;
+      /** Keep this id (remote mode mirrors messages with their original ids). */
+      id?: string;
+      /** Ready attachments that live elsewhere (remote mode). */
+      attachments?: Attachment[];
+      source?: string;
+    },
   ): Promise<Message> {
     const { content } = input;
     const length = countChars(content);
@@ -674,7 +700,7 @@ export class PocketPing {
       );
     }
     const ids = [...new Set(input.attachmentIds)];
-    if (content.trim().length === 0 && ids.length === 0) {
+    if (content.trim().length === 0 && ids.length === 0 && !(input.attachments && input.attachments.length > 0)) {
       throw new ValidationError('content is empty and no attachmentIds were given: send text or a file', {
         code: 'MESSAGE_EMPTY',
       });
@@ -702,6 +728,7 @@ export class PocketPing {
       }
       attachments.push(a);
     }
+    attachments.push(...(input.attachments ?? []));
     let replyTo: string | undefined;
     if (input.replyTo && isUrlSafeId(input.replyTo)) {
       const ref = await this.storageAccess.getMessage(session.id, input.replyTo);
@@ -709,7 +736,7 @@ export class PocketPing {
       if (ref) replyTo = ref.id;
     }
     const now = monotonicNow();
-    const id = generateId('msg');
+    const id = input.id ?? generateId('msg');
     const message: Message = {
       id,
       sessionId: session.id,
@@ -718,13 +745,14 @@ export class PocketPing {
       timestamp: now,
       updatedAt: now,
       status: 'sent',
-      source: 'widget',
+      source: input.source ?? 'widget',
       ...(replyTo ? { replyTo } : {}),
       ...(attachments.length > 0 ? { attachments: attachments.map((a) => ({ ...a, messageId: id })) } : {}),
       ...(input.metadata ? { metadata: input.metadata } : {}),
     };
     await this.storageAccess.saveMessage(message);
-    for (const a of attachments) await this.storageAccess.updateAttachment(a.id, { messageId: id });
+    for (const a of attachments)
+      if (ids.includes(a.id)) await this.storageAccess.updateAttachment(a.id, { messageId: id });
     const patch: Partial<Session> = { lastActivity: now };
     if (!session.hasVisitorMessage) patch.hasVisitorMessage = true;
     if (session.status === 'closed') {
@@ -1497,6 +1525,7 @@ export class PocketPing {
     if (existing) clearTimeout(existing);
     this.operatorTypingTimers.delete(sessionId);
     this.emitToSession(sessionId, { type: 'typing', data: { sessionId, sender: 'operator', isTyping } });
+    this.emit({ type: 'operator.typing', sessionId, isTyping });
     if (isTyping) {
       const timer = setTimeout(() => {
         this.operatorTypingTimers.delete(sessionId);
@@ -1607,6 +1636,105 @@ export class PocketPing {
     await this.storageAccess.updateSession(session.id, { screenshotRequests: list });
     this.emitToSession(session.id, { type: 'screenshot_request', data: screenshotData(request) });
     return request;
+  }
+
+  // ───────────────────────────── remote mode (central side) ─────────────────────────────
+
+  /**
+   * Creates or updates a session under a given id: an app in remote mode mirrors the sessions
+   * of its own widget endpoints here, so this server's bridges can serve them.
+   */
+  async upsertSession(input: {
+    id: string;
+    visitorId: string;
+    metadata?: Record<string, unknown>;
+    identity?: UserIdentity;
+  }): Promise<{ session: Session; created: boolean }> {
+    if (!isUrlSafeId(input.id))
+      throw new ValidationError('id must be a URL-safe id ([A-Za-z0-9_-], at most 128 characters)');
+    const existing = await this.storageAccess.getSession(input.id);
+    const metadata = (input.metadata ?? {}) as Session['metadata'];
+    if (existing) {
+      if (existing.visitorId !== input.visitorId) {
+        throw new PocketPingError('MESSAGE_FORBIDDEN', 'this session id belongs to another visitor');
+      }
+      const identityChanged = input.identity && JSON.stringify(input.identity) !== JSON.stringify(existing.identity);
+      const updated =
+        (await this.storageAccess.updateSession(existing.id, {
+          metadata: { ...existing.metadata, ...metadata },
+          lastActivity: new Date(),
+          ...(input.identity ? { identity: input.identity } : {}),
+        })) ?? existing;
+      if (identityChanged) this.afterIdentityChange(updated, input.identity!);
+      return { session: updated, created: false };
+    }
+    const now = monotonicNow();
+    const session: Session = {
+      id: input.id,
+      visitorId: input.visitorId,
+      createdAt: now,
+      lastActivity: now,
+      status: 'open',
+      metadata,
+      ...(input.identity ? { identity: input.identity } : {}),
+    };
+    await this.storageAccess.createSession(session);
+    this.enqueueAll(session.id, { type: 'new_session' }, (b) => typeof b.onNewSession === 'function');
+    this.emit({ type: 'session.started', session });
+    return { session, created: true };
+  }
+
+  /**
+   * Stores a visitor message that was sent to another server (remote mode), keeping its id, and
+   * hands it to the bridges. Idempotent: the same id twice stores it once.
+   */
+  async ingestVisitorMessage(
+    sessionId: string,
+    input: {
+      id: string;
+      content: string;
+      replyTo?: string;
+      attachments?: { id?: string; filename: string; mimeType: string; size: number; url: string }[];
+    },
+  ): Promise<Message> {
+    const session = await this.requireSession(sessionId);
+    if (!isUrlSafeId(input.id)) throw new ValidationError('id must be a URL-safe id');
+    const existing = await this.storageAccess.getMessage(session.id, input.id);
+    if (existing) return existing;
+    const attachments: Attachment[] = (input.attachments ?? []).map((a) => ({
+      id: a.id && isUrlSafeId(a.id) ? a.id : generateId('att'),
+      sessionId: session.id,
+      filename: sanitizeFilename(a.filename),
+      mimeType: a.mimeType,
+      size: a.size,
+      url: a.url,
+      status: 'ready',
+      storageKey: '',
+      uploadedFrom: 'remote',
+      createdAt: new Date(),
+    }));
+    return this.createVisitorMessage(session, {
+      id: input.id,
+      content: input.content,
+      attachmentIds: [],
+      attachments,
+      source: 'remote',
+      ...(input.replyTo ? { replyTo: input.replyTo } : {}),
+    });
+  }
+
+  /** Edits a visitor message on behalf of a remote app (the visitor edited it there). */
+  async editVisitorMessage(sessionId: string, messageId: string, content: string): Promise<Message> {
+    const session = await this.requireSession(sessionId);
+    const message = await this.requireOwnMessage(session.id, messageId);
+    return this.applyEdit(session, message, content, undefined);
+  }
+
+  /** Deletes a visitor message on behalf of a remote app. */
+  async deleteVisitorMessage(sessionId: string, messageId: string): Promise<Message> {
+    const session = await this.requireSession(sessionId);
+    const message = await this.requireOwnMessage(session.id, messageId);
+    return this.applyDelete(session, message, undefined);
   }
 
   // ───────────────────────────── bridges ─────────────────────────────

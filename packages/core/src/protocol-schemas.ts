@@ -183,6 +183,34 @@ export const AdminSendMessageSchema = z.object({
   operatorName: z.string().max(100).optional(),
   sender: z.enum(['operator', 'ai']).default('operator'),
   replyTo: z.string().max(200).optional(),
+  /** Your own id of this reply; echoed in the message's metadata (remote mode uses it to skip its own echo). */
+  clientMessageId: z.string().max(200).optional(),
+});
+
+/** `PUT /admin/sessions/:id` body (remote mode: mirror a session). */
+export const AdminUpsertSessionSchema = z.object({
+  visitorId: z.string().min(1).max(200),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  identity: UserIdentitySchema.optional(),
+});
+
+/** `POST /admin/sessions/:id/visitor-messages` body (remote mode: mirror a visitor message). */
+export const AdminVisitorMessageSchema = z.object({
+  id: z.string().min(1).max(128),
+  content: z.string(),
+  replyTo: z.string().max(200).optional(),
+  attachments: z
+    .array(
+      z.object({
+        id: z.string().max(128).optional(),
+        filename: z.string().min(1).max(255),
+        mimeType: z.string().min(1).max(255),
+        size: z.number().int().nonnegative(),
+        url: z.string().url(),
+      }),
+    )
+    .max(10)
+    .optional(),
 });
 
 /** `POST /admin/sessions/:id/events` body. */

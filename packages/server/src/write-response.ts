@@ -41,7 +41,8 @@ export async function writeNodeResponse(
   res.writeHead(200, { ...answer.headers, connection: 'keep-alive' });
   res.flushHeaders();
   const stop = await openSseStream(pp, {
-    sessionId: answer.sessionId,
+    ...(answer.sessionId ? { sessionId: answer.sessionId } : {}),
+    ...(answer.adminEvents ? { adminEvents: true } : {}),
     ...(answer.after ? { after: answer.after } : {}),
     keepAliveMs: sseKeepAliveMs,
     write: (chunk) => res.write(chunk),

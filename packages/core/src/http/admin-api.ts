@@ -3,11 +3,17 @@ import { PocketPingError, ValidationError } from '../errors.js';
 import { isUrlSafeId } from '../ids.js';
 import type { Session } from '../models.js';
 import type { PocketPing } from '../pocketping.js';
-import { AdminEventSchema, AdminSendMessageSchema, parseInput } from '../protocol-schemas.js';
+import {
+  AdminEventSchema,
+  AdminSendMessageSchema,
+  AdminUpsertSessionSchema,
+  AdminVisitorMessageSchema,
+  parseInput,
+} from '../protocol-schemas.js';
 
 /** One admin route: runs with the parsed JSON body and returns the JSON answer. */
 export interface AdminRoute {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT';
   path: string;
   /** 200 unless stated. */
   status?: number;
@@ -92,8 +98,52 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
         type: b.sender,
         ...(b.operatorName ? { operatorName: b.operatorName } : {}),
         ...(b.replyTo ? { replyTo: b.replyTo } : {}),
+        ...(b.clientMessageId ? { metadata: { clientMessageId: b.clientMessageId } } : {}),
       });
       return { message };
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/sessions/:id',
+    async handle(pp, { params, body }) {
+      const b = parseInput(AdminUpsertSessionSchema, body, 'request body');
+      return pp.upsertSession({
+        id: params.id ?? '',
+        visitorId: b.visitorId,
+        ...(b.metadata ? { metadata: b.metadata } : {}),
+        ...(b.identity ? { identity: b.identity } : {}),
+      });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/sessions/:id/visitor-messages',
+    status: 201,
+    async handle(pp, { params, body }) {
+      const b = parseInput(AdminVisitorMessageSchema, body, 'request body');
+      const message = await pp.ingestVisitorMessage(params.id ?? '', {
+        id: b.id,
+        content: b.content,
+        ...(b.replyTo ? { replyTo: b.replyTo } : {}),
+        ...(b.attachments ? { attachments: b.attachments } : {}),
+      });
+      return { message };
+    },
+  },
+  {
+    method: 'PATCH',
+    path: '/sessions/:id/visitor-messages/:messageId',
+    async handle(pp, { params, body }) {
+      const b = parseInput(z.object({ content: z.string().min(1, 'content must not be empty') }), body, 'request body');
+      return { message: await pp.editVisitorMessage(params.id ?? '', params.messageId ?? '', b.content) };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/sessions/:id/visitor-messages/:messageId',
+    async handle(pp, { params }) {
+      return { message: await pp.deleteVisitorMessage(params.id ?? '', params.messageId ?? '') };
     },
   },
   {

@@ -40,7 +40,8 @@ function toWebResponse(pp: PocketPing, res: ProtocolHttpResponse, keepAliveMs: n
     async start(controller) {
       let open = true;
       stop = await openSseStream(pp, {
-        sessionId: res.sessionId,
+        ...(res.sessionId ? { sessionId: res.sessionId } : {}),
+        ...(res.adminEvents ? { adminEvents: true } : {}),
         ...(res.after ? { after: res.after } : {}),
         keepAliveMs,
         write(chunk) {

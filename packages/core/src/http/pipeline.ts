@@ -54,8 +54,15 @@ export type ProtocolHttpResponse =
       headers: Record<string, string>;
       data: Uint8Array | AsyncIterable<Uint8Array>;
     }
-  /** Open a Server-Sent Events stream (see `openSseStream`). */
-  | { kind: 'sse'; status: 200; headers: Record<string, string>; sessionId: string; after?: Date };
+  /** Open a Server-Sent Events stream (see `openSseStream`): one session's widget events, or all PocketPing events (admin). */
+  | {
+      kind: 'sse';
+      status: 200;
+      headers: Record<string, string>;
+      sessionId?: string;
+      after?: Date;
+      adminEvents?: boolean;
+    };
 
 type Handler = (
   req: ProtocolHttpRequest,
@@ -64,6 +71,11 @@ type Handler = (
 ) => Promise<ProtocolHttpResponse>;
 
 const ALLOW_METHODS = 'GET, POST, PATCH, DELETE, PUT, OPTIONS';
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+};
 const ALLOW_HEADERS = 'Content-Type, X-PocketPing-Version, Authorization';
 
 function inlineSafe(mimeType: string): boolean {
@@ -119,6 +131,15 @@ export class ProtocolHttpHandler {
     this.allowed = new Set(this.options.corsOrigins.map((o) => o.replace(/\/+$/, '')));
     for (const route of WIDGET_ROUTES) this.router.add(route.method, route.path, this.widgetHandler(route));
     for (const route of ADMIN_ROUTES) this.router.add(route.method, `/admin${route.path}`, this.adminHandler(route));
+    this.router.add(
+      'GET',
+      '/admin/events',
+      this.adminHandler({
+        method: 'GET',
+        path: '/events',
+        handle: async () => ({ __sse: true }),
+      }),
+    );
     this.router.add('GET', '/stream', (req) => this.stream(req));
     this.router.add('PUT', '/upload/:attachmentId', (req, params) => this.upload(req, params.attachmentId ?? ''));
     this.router.add('GET', '/files/:attachmentId/:filename', (_req, params) => this.file(params.attachmentId ?? ''));
@@ -173,7 +194,7 @@ export class ProtocolHttpHandler {
       }
       const limit = this.bodyLimitFor(method, req.path);
       if (req.body && req.body.byteLength > limit) return this.tooLarge(req);
-      const isRaw = method === 'PUT' || req.path.startsWith('/webhooks/');
+      const isRaw = (method === 'PUT' && req.path.startsWith('/upload/')) || req.path.startsWith('/webhooks/');
       const body = isRaw ? undefined : decodeJson(req.body);
       return this.withCors(req, await match.value(req, match.params, body));
     } catch (err) {
@@ -258,6 +279,9 @@ export class ProtocolHttpHandler {
       if (!(await apiKeyMatches(match[1]!.trim(), apiKey)))
         throw new PocketPingError('AUTH_INVALID', 'the API key is not valid');
       const out = await route.handle(this.pp, { params, query: req.query, body });
+      if (out && typeof out === 'object' && (out as { __sse?: boolean }).__sse) {
+        return { kind: 'sse', status: 200, headers: SSE_HEADERS, adminEvents: true };
+      }
       return this.json(route.status ?? 200, out);
     };
   }
@@ -279,11 +303,7 @@ export class ProtocolHttpHandler {
     return {
       kind: 'sse',
       status: 200,
-      headers: {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        'x-accel-buffering': 'no',
-      },
+      headers: SSE_HEADERS,
       sessionId,
       ...(after ? { after } : {}),
     };

@@ -1,9 +1,13 @@
 import type { PocketPing } from '../pocketping.js';
+import { webhookPayload } from '../outgoing-webhooks.js';
 import type { OutgoingFrame } from '../realtime-hub.js';
 
 /** Options of `openSseStream`. */
 export interface SseStreamOptions {
-  sessionId: string;
+  /** The session whose widget events are streamed. */
+  sessionId?: string;
+  /** Stream every PocketPing event instead (the admin event stream, for remote mode and dashboards). */
+  adminEvents?: boolean;
   /** Replay messages created or changed after this instant (the widget's `after`). */
   after?: Date;
   /** Interval of `: ping` comment lines. @default 20000 */
@@ -28,7 +32,11 @@ export async function openSseStream(pp: PocketPing, options: SseStreamOptions): 
   // A first comment flushes the headers through proxies right away.
   options.write(': connected\n\n');
   // Subscribe before the replay: a duplicate is harmless (the widget merges by id), a gap is not.
-  const unsubscribe = pp.subscribe(options.sessionId, send);
+  const unsubscribe = options.adminEvents
+    ? pp.on('*', (event) => {
+        if (!ended) options.write(`data: ${JSON.stringify(webhookPayload(event))}\n\n`);
+      })
+    : pp.subscribe(options.sessionId ?? '', send);
   const keepAlive = setInterval(() => {
     if (!ended) options.write(': ping\n\n');
   }, options.keepAliveMs ?? 20_000);
@@ -46,6 +54,7 @@ export async function openSseStream(pp: PocketPing, options: SseStreamOptions): 
     }
   };
   pp.trackStream(stop);
+  if (options.adminEvents || !options.sessionId) return stop;
   try {
     for (const frame of await pp.streamReplay(options.sessionId, options.after ? { after: options.after } : {}))
       send(frame);
