@@ -4,6 +4,7 @@ import { bridgeIdTests } from './storage/bridge-ids.js';
 import { concurrencyTests } from './storage/concurrency.js';
 import { editDeleteTests } from './storage/edit-delete.js';
 import { messageTests } from './storage/messages.js';
+import { outboxTests } from './storage/outbox.js';
 import { paginationTests } from './storage/pagination.js';
 import { sessionTests } from './storage/sessions.js';
 import { throughPocketPingTests } from './storage/through-pocketping.js';
@@ -32,6 +33,7 @@ export function storageConformance(options: StorageConformanceOptions): void {
     bridgeIdTests(options);
     attachmentTests(options);
     concurrencyTests(options);
+    outboxTests(options);
     throughPocketPingTests(options);
   });
 }

@@ -5,6 +5,8 @@ import {
   compareMessages,
   type MessagePatch,
   type MessageQuery,
+  type OutboxClaim,
+  type OutboxRecord,
   type SessionPatch,
   type SessionQuery,
   type Storage,
@@ -37,6 +39,7 @@ export class MemoryStorage implements Storage {
   private readonly threads = new Map<string, string>();
   private readonly bridgeMessages = new Map<string, string>();
   private readonly attachments = new Map<string, Attachment>();
+  private readonly outbox = new Map<string, OutboxRecord>();
 
   async createSession(session: Session): Promise<void> {
     const copy = clone(session);
@@ -202,6 +205,66 @@ export class MemoryStorage implements Storage {
     if (!a) return null;
     assignDefined(a, clone(patch));
     return clone(a);
+  }
+
+  async outboxAdd(records: OutboxRecord[]): Promise<void> {
+    for (const r of records) this.outbox.set(r.id, clone(r));
+  }
+
+  async outboxClaim(claim: OutboxClaim): Promise<OutboxRecord[]> {
+    const heads = new Map<string, OutboxRecord>();
+    for (const r of this.outbox.values()) {
+      if (r.status !== 'pending') continue;
+      const lane = `${r.bridge}\u0000${r.sessionId}`;
+      const head = heads.get(lane);
+      if (!head || r.seq < head.seq) heads.set(lane, r);
+    }
+    const now = claim.now.getTime();
+    const out: OutboxRecord[] = [];
+    for (const r of [...heads.values()].sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || a.seq - b.seq)) {
+      if (out.length >= claim.limit) break;
+      if (r.nextAttemptAt.getTime() > now) continue;
+      if (r.leaseOwner && r.leaseOwner !== claim.owner && r.leaseUntil && r.leaseUntil.getTime() > now) continue;
+      r.leaseOwner = claim.owner;
+      r.leaseUntil = new Date(now + claim.leaseMs);
+      out.push(clone(r));
+    }
+    return out;
+  }
+
+  async outboxComplete(id: string): Promise<void> {
+    this.outbox.delete(id);
+  }
+
+  async outboxReschedule(
+    id: string,
+    update: { attempts: number; nextAttemptAt: Date; lastError?: string; status: 'pending' | 'dead' },
+  ): Promise<void> {
+    const r = this.outbox.get(id);
+    if (!r) return;
+    r.attempts = update.attempts;
+    r.nextAttemptAt = new Date(update.nextAttemptAt);
+    r.status = update.status;
+    if (update.lastError !== undefined) r.lastError = update.lastError;
+    delete r.leaseOwner;
+    delete r.leaseUntil;
+  }
+
+  async outboxList(query: { status: 'pending' | 'dead'; limit?: number }): Promise<OutboxRecord[]> {
+    const list = [...this.outbox.values()]
+      .filter((r) => r.status === query.status)
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.seq - b.seq);
+    return (query.limit !== undefined ? list.slice(0, query.limit) : list).map(clone);
+  }
+
+  async outboxRetry(id: string): Promise<boolean> {
+    const r = this.outbox.get(id);
+    if (!r || r.status !== 'dead') return false;
+    r.status = 'pending';
+    r.attempts = 0;
+    r.nextAttemptAt = new Date();
+    delete r.lastError;
+    return true;
   }
 
   async ping(): Promise<boolean> {

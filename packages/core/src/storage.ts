@@ -31,6 +31,44 @@ export type SessionPatch = Partial<Omit<Session, 'id' | 'visitorId' | 'createdAt
 /** Fields of a message that can be changed; the top-level keys given replace the stored ones. */
 export type MessagePatch = Partial<Omit<Message, 'id' | 'sessionId' | 'timestamp' | 'sender'>>;
 
+/**
+ * One bridge delivery in the durable outbox. Records of one lane (same `bridge` and
+ * `sessionId`) are worked strictly in `seq` order; a lane's head blocks the records behind it
+ * until it succeeds or is dead-lettered.
+ */
+export interface OutboxRecord {
+  /** Unique id; also the idempotency key handed to the bridge. */
+  id: string;
+  bridge: string;
+  sessionId: string;
+  /** Order within the lane (increasing). */
+  seq: number;
+  /** What to do (serializable; see DeliveryOperation). */
+  operation: Record<string, unknown> & { type: string };
+  attempts: number;
+  /** `pending` records are worked; `dead` ones wait for a manual retry. */
+  status: 'pending' | 'dead';
+  /** Not before this instant. */
+  nextAttemptAt: Date;
+  createdAt: Date;
+  lastError?: string;
+  /** The worker holding the record, until `leaseUntil`. */
+  leaseOwner?: string;
+  leaseUntil?: Date;
+}
+
+/** How a worker claims outbox records. */
+export interface OutboxClaim {
+  /** The claiming worker's id. */
+  owner: string;
+  /** The current time (records with `nextAttemptAt <= now` are due). */
+  now: Date;
+  /** How long the claim holds. */
+  leaseMs: number;
+  /** At most this many records (each from a different lane). */
+  limit: number;
+}
+
 /** Fields of an attachment that can be changed. */
 export type AttachmentPatch = Partial<Omit<Attachment, 'id' | 'sessionId' | 'createdAt'>>;
 
@@ -118,6 +156,29 @@ export interface Storage {
   getAttachment?(attachmentId: string): Promise<Attachment | null | undefined>;
   /** Applies a patch and returns the updated attachment. */
   updateAttachment?(attachmentId: string, patch: AttachmentPatch): Promise<Attachment | null | undefined>;
+
+  /**
+   * Durable outbox (all six together, or none): bridge deliveries survive restarts and are
+   * shared by every instance. Stores new records (`status: pending`).
+   */
+  outboxAdd?(records: OutboxRecord[]): Promise<void>;
+  /**
+   * Atomically leases up to `limit` due records, at most one per lane and only a lane's head
+   * (its lowest-`seq` pending record), skipping lanes whose head another owner holds with an
+   * unexpired lease. Sets `leaseOwner`/`leaseUntil` on what it returns.
+   */
+  outboxClaim?(claim: OutboxClaim): Promise<OutboxRecord[]>;
+  /** Removes a delivered record. */
+  outboxComplete?(id: string): Promise<void>;
+  /** Records a failed attempt: new attempts count, next try, error, or `dead`; releases the lease. */
+  outboxReschedule?(
+    id: string,
+    update: { attempts: number; nextAttemptAt: Date; lastError?: string; status: 'pending' | 'dead' },
+  ): Promise<void>;
+  /** Records by status, oldest first. */
+  outboxList?(query: { status: 'pending' | 'dead'; limit?: number }): Promise<OutboxRecord[]>;
+  /** Puts a dead record back to pending (attempts reset, due now); false when unknown or not dead. */
+  outboxRetry?(id: string): Promise<boolean>;
 }
 
 /** Names of the optional Storage methods, for capability reports. */
@@ -139,7 +200,16 @@ export const OPTIONAL_STORAGE_METHODS = [
   'saveAttachment',
   'getAttachment',
   'updateAttachment',
+  'outboxAdd',
+  'outboxClaim',
+  'outboxComplete',
+  'outboxReschedule',
+  'outboxList',
+  'outboxRetry',
 ] as const;
+
+/** The outbox methods a storage must have (all of them) to host the durable outbox. */
+export const OUTBOX_METHODS = ['outboxAdd', 'outboxClaim', 'outboxComplete', 'outboxReschedule', 'outboxList', 'outboxRetry'] as const;
 
 /** Applies a `MessageQuery` to an in-memory list (used by MemoryStorage and as a fallback). */
 export function applyMessageQuery(messages: Message[], query: MessageQuery = {}): Message[] {
