@@ -22,6 +22,11 @@ export interface BridgeMessageContext {
   sourceBridge?: string;
   /** For operator messages: the operator's display name. */
   operatorName?: string;
+  /**
+   * Stable across retries of this delivery: pass it to platforms that deduplicate (e.g. Discord's
+   * message `nonce`) so a retry after a lost answer never posts twice.
+   */
+  idempotencyKey?: string;
 }
 
 /** An HTTP request for a bridge's inbound webhook, framework-free. */

@@ -23,3 +23,4 @@ export * from './memory-attachment-store.js';
 export * from './http/index.js';
 export * from './outgoing-webhooks.js';
 export * from './remote-bridge.js';
+export * from './outbox-queue.js';

@@ -221,7 +221,9 @@ export class MemoryStorage implements Storage {
     }
     const now = claim.now.getTime();
     const out: OutboxRecord[] = [];
-    for (const r of [...heads.values()].sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || a.seq - b.seq)) {
+    for (const r of [...heads.values()].sort(
+      (a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || a.seq - b.seq,
+    )) {
       if (out.length >= claim.limit) break;
       if (r.nextAttemptAt.getTime() > now) continue;
       if (r.leaseOwner && r.leaseOwner !== claim.owner && r.leaseUntil && r.leaseUntil.getTime() > now) continue;

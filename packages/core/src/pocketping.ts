@@ -53,7 +53,8 @@ import {
   VisibilityRequestSchema,
 } from './protocol-schemas.js';
 import { type OutgoingFrame, RealtimeHub, type RealtimeListener, toFrame } from './realtime-hub.js';
-import type { MessageQuery, SessionQuery, Storage } from './storage.js';
+import { OUTBOX_METHODS, type MessageQuery, type SessionQuery, type Storage } from './storage.js';
+import { StorageDeliveryQueue } from './outbox-queue.js';
 import { StorageAccess } from './storage-access.js';
 import { OutgoingWebhookSchema, OutgoingWebhooks } from './outgoing-webhooks.js';
 import { RemoteBridge } from './remote-bridge.js';
@@ -222,7 +223,24 @@ export class PocketPing {
     this.storageAccess = new StorageAccess(store, this.logger);
     this.ownBus = eventBus === undefined;
     this.bus = eventBus ?? new InProcessEventBus();
-    this.queue = deliveryQueue ?? new MemoryDeliveryQueue({ ...DEFAULT_RETRY_POLICY, ...this.settings.delivery });
+    const policy = { ...DEFAULT_RETRY_POLICY, ...this.settings.delivery };
+    if (deliveryQueue) this.queue = deliveryQueue;
+    else if (OUTBOX_METHODS.every((m) => typeof store[m] === 'function')) {
+      // The storage hosts a durable outbox: deliveries survive restarts and are shared by instances.
+      this.queue = new StorageDeliveryQueue(store as ConstructorParameters<typeof StorageDeliveryQueue>[0], {
+        owner: this.instanceId,
+        policy,
+        logger: this.logger,
+      });
+    } else {
+      this.queue = new MemoryDeliveryQueue(policy);
+      if (storage !== undefined && storage !== 'memory') {
+        this.logger.warn(
+          { storage: store.constructor?.name },
+          'storage has no durable outbox (outbox* methods): bridge deliveries wait in memory and a restart loses the queued ones',
+        );
+      }
+    }
     if (attachmentStore) this.attachmentStoreRef = attachmentStore;
     this.operatorOnlineFlag = this.settings.operatorOnline;
     for (const bridge of bridges ?? []) this.registerBridge(bridge);
@@ -595,7 +613,7 @@ export class PocketPing {
       });
       const identityChanged = identity && JSON.stringify(identity) !== JSON.stringify(session.identity);
       session = updated ?? session;
-      if (identityChanged) this.afterIdentityChange(session, identity!);
+      if (identityChanged) await this.afterIdentityChange(session, identity!);
     } else {
       session = {
         id: generateId('ses'),
@@ -647,7 +665,7 @@ export class PocketPing {
 
     if (created) {
       const s = session;
-      this.enqueueAll(s.id, { type: 'new_session' }, (b) => typeof b.onNewSession === 'function');
+      await this.enqueueAll(s.id, { type: 'new_session' }, (b) => typeof b.onNewSession === 'function');
       if (this.hooks.onNewSession) this.runSafely('onNewSession', () => this.hooks.onNewSession!(s));
       if (this.hooks.onSessionStart) this.runSafely('onSessionStart', () => this.hooks.onSessionStart!(s));
       this.emit({ type: 'session.started', session: s });
@@ -761,7 +779,7 @@ export class PocketPing {
     }
     const updated = (await this.storageAccess.updateSession(session.id, patch)) ?? { ...session, ...patch };
     await this.broadcastMessage(message);
-    this.enqueueAll(
+    await this.enqueueAll(
       session.id,
       { type: 'visitor_message', messageId: id },
       (b) => typeof b.onVisitorMessage === 'function',
@@ -952,7 +970,7 @@ export class PocketPing {
       type: 'message_edited',
       data: { messageId: message.id, content, editedAt: now.toISOString() },
     });
-    this.enqueueAll(
+    await this.enqueueAll(
       session.id,
       { type: 'edit', messageId: message.id },
       (b) => typeof b.onMessageEdit === 'function' && b.name !== sourceBridge,
@@ -972,7 +990,7 @@ export class PocketPing {
       type: 'message_deleted',
       data: { messageId: message.id, deletedAt: now.toISOString() },
     });
-    this.enqueueAll(
+    await this.enqueueAll(
       session.id,
       { type: 'delete', messageId: message.id },
       (b) => typeof b.onMessageDelete === 'function' && b.name !== sourceBridge,
@@ -991,13 +1009,13 @@ export class PocketPing {
     const req = parseInput(IdentifyRequestSchema, input, '/identify request');
     const session = await this.requireSession(req.sessionId);
     const updated = (await this.storageAccess.updateSession(session.id, { identity: req.identity })) ?? session;
-    this.afterIdentityChange(updated, req.identity);
+    await this.afterIdentityChange(updated, req.identity);
     return { ok: true };
   }
 
-  private afterIdentityChange(session: Session, identity: UserIdentity): void {
+  private async afterIdentityChange(session: Session, identity: UserIdentity): Promise<void> {
     if (session.hasVisitorMessage) {
-      this.enqueueAll(session.id, { type: 'identity' }, (b) => typeof b.onIdentityUpdate === 'function');
+      await this.enqueueAll(session.id, { type: 'identity' }, (b) => typeof b.onIdentityUpdate === 'function');
     }
     if (this.hooks.onIdentify) this.runSafely('onIdentify', () => this.hooks.onIdentify!(session));
     this.emit({ type: 'identity.updated', session, identity });
@@ -1015,9 +1033,9 @@ export class PocketPing {
     };
     const updated = (await this.storageAccess.updateSession(session.id, { preChat })) ?? { ...session, preChat };
     const parts = [preChat.email, preChat.phone].filter(Boolean).join(' · ');
-    this.notice(updated, `📋 Pre-chat form: ${parts}`, { evenWithoutThread: false });
+    await this.notice(updated, `📋 Pre-chat form: ${parts}`, { evenWithoutThread: false });
     if (updated.hasVisitorMessage)
-      this.enqueueAll(updated.id, { type: 'identity' }, (b) => typeof b.onIdentityUpdate === 'function');
+      await this.enqueueAll(updated.id, { type: 'identity' }, (b) => typeof b.onIdentityUpdate === 'function');
     this.emit({ type: 'prechat.submitted', session: updated });
     return { ok: true };
   }
@@ -1037,7 +1055,7 @@ export class PocketPing {
     };
     const updated = (await this.storageAccess.updateSession(session.id, { csat })) ?? { ...session, csat };
     const faces = ['', '😞', '🙁', '😐', '🙂', '😄'];
-    this.notice(updated, `⭐ ${faces[req.score]} ${req.score}/5${comment ? ` — "${comment}"` : ''}`, {
+    await this.notice(updated, `⭐ ${faces[req.score]} ${req.score}/5${comment ? ` — "${comment}"` : ''}`, {
       evenWithoutThread: false,
     });
     if (this.hooks.onCsat) this.runSafely('onCsat', () => this.hooks.onCsat!(updated, csat));
@@ -1275,7 +1293,7 @@ export class PocketPing {
       });
       messageId = message.id;
     } else {
-      this.notice(current, `📸 Screenshot: ${attachment.url}`, { evenWithoutThread: true });
+      await this.notice(current, `📸 Screenshot: ${attachment.url}`, { evenWithoutThread: true });
     }
     return { success: true, messageId, attachmentId: attachment.id, url: attachment.url };
   }
@@ -1286,11 +1304,11 @@ export class PocketPing {
     const session = await this.requireSession(req.sessionId);
     const name = session.identity?.name ?? session.identity?.email ?? 'Visitor';
     if (req.duration !== undefined) {
-      this.notice(session, `👋 ${name} left (was here for ${formatDuration(req.duration)})`, {
+      await this.notice(session, `👋 ${name} left (was here for ${formatDuration(req.duration)})`, {
         evenWithoutThread: false,
       });
     } else {
-      this.notice(session, `👋 ${name} left`, { evenWithoutThread: false });
+      await this.notice(session, `👋 ${name} left`, { evenWithoutThread: false });
     }
     if (this.hooks.onVisitorDisconnect)
       this.runSafely('onVisitorDisconnect', () => this.hooks.onVisitorDisconnect!(session, req.duration));
@@ -1420,7 +1438,7 @@ export class PocketPing {
     const updated = (await this.storageAccess.updateSession(session.id, patch)) ?? session;
     this.clearOperatorTyping(session.id);
     await this.broadcastMessage(message);
-    this.enqueueAll(
+    await this.enqueueAll(
       session.id,
       {
         type: 'operator_message',
@@ -1556,7 +1574,7 @@ export class PocketPing {
       status: 'closed' as const,
     };
     if (session.hasVisitorMessage) {
-      this.enqueueAll(session.id, { type: 'session_closed' }, (b) => typeof b.onSessionClosed === 'function');
+      await this.enqueueAll(session.id, { type: 'session_closed' }, (b) => typeof b.onSessionClosed === 'function');
     }
     this.emit({ type: 'session.closed', session: updated });
     return updated;
@@ -1605,7 +1623,7 @@ export class PocketPing {
     }
     if (this.hooks.onEvent) this.runSafely('onEvent', () => this.hooks.onEvent!(event, session));
     if (session.hasVisitorMessage) {
-      this.enqueueAll(session.id, { type: 'custom_event', event }, (b) => typeof b.onCustomEvent === 'function');
+      await this.enqueueAll(session.id, { type: 'custom_event', event }, (b) => typeof b.onCustomEvent === 'function');
     }
     this.emit({ type: 'custom_event', session, event });
   }
@@ -1665,7 +1683,7 @@ export class PocketPing {
           lastActivity: new Date(),
           ...(input.identity ? { identity: input.identity } : {}),
         })) ?? existing;
-      if (identityChanged) this.afterIdentityChange(updated, input.identity!);
+      if (identityChanged) await this.afterIdentityChange(updated, input.identity!);
       return { session: updated, created: false };
     }
     const now = monotonicNow();
@@ -1679,7 +1697,7 @@ export class PocketPing {
       ...(input.identity ? { identity: input.identity } : {}),
     };
     await this.storageAccess.createSession(session);
-    this.enqueueAll(session.id, { type: 'new_session' }, (b) => typeof b.onNewSession === 'function');
+    await this.enqueueAll(session.id, { type: 'new_session' }, (b) => typeof b.onNewSession === 'function');
     this.emit({ type: 'session.started', session });
     return { session, created: true };
   }
@@ -1739,15 +1757,20 @@ export class PocketPing {
 
   // ───────────────────────────── bridges ─────────────────────────────
 
-  private notice(session: Session, text: string, options: { evenWithoutThread: boolean }): void {
+  private async notice(session: Session, text: string, options: { evenWithoutThread: boolean }): Promise<void> {
     if (!options.evenWithoutThread && !session.hasVisitorMessage) return;
-    this.enqueueAll(session.id, { type: 'notice', text }, (b) => typeof b.onNotice === 'function');
+    await this.enqueueAll(session.id, { type: 'notice', text }, (b) => typeof b.onNotice === 'function');
   }
 
-  private enqueueAll(sessionId: string, operation: DeliveryOperation, filter: (b: Bridge) => boolean): void {
+  /** Queues a delivery for every matching bridge; resolves once the queue holds it (durable queues: written). */
+  private async enqueueAll(
+    sessionId: string,
+    operation: DeliveryOperation,
+    filter: (b: Bridge) => boolean,
+  ): Promise<void> {
     const jobs = this.bridgeList.filter(filter).map((b) => ({ bridge: b.name, sessionId, operation }));
     if (jobs.length === 0) return;
-    this.queue.enqueue(jobs).catch((err) => this.logger.error({ err, sessionId }, 'could not queue bridge delivery'));
+    await this.queue.enqueue(jobs);
   }
 
   private async runDelivery(job: DeliveryJob): Promise<void> {
@@ -1767,7 +1790,7 @@ export class PocketPing {
           if (!m || m.bridgeMessageIds?.[bridge.name]) return;
           // Deleted before it reached this bridge: nothing to post.
           if (m.deletedAt) return;
-          const context: BridgeMessageContext = {};
+          const context: BridgeMessageContext = { idempotencyKey: job.id };
           if (m.replyTo) {
             const ref = await this.storageAccess.getMessage(session.id, m.replyTo);
             if (ref) {

@@ -209,7 +209,14 @@ export const OPTIONAL_STORAGE_METHODS = [
 ] as const;
 
 /** The outbox methods a storage must have (all of them) to host the durable outbox. */
-export const OUTBOX_METHODS = ['outboxAdd', 'outboxClaim', 'outboxComplete', 'outboxReschedule', 'outboxList', 'outboxRetry'] as const;
+export const OUTBOX_METHODS = [
+  'outboxAdd',
+  'outboxClaim',
+  'outboxComplete',
+  'outboxReschedule',
+  'outboxList',
+  'outboxRetry',
+] as const;
 
 /** Applies a `MessageQuery` to an in-memory list (used by MemoryStorage and as a fallback). */
 export function applyMessageQuery(messages: Message[], query: MessageQuery = {}): Message[] {
