@@ -177,6 +177,8 @@ export interface Bridge {
   onCustomEvent?(event: CustomEvent, session: Session): Promise<void> | void;
   /** The session was closed. */
   onSessionClosed?(session: Session): Promise<void> | void;
+  /** The session was erased (retention or a privacy request): remove its thread where the platform allows. */
+  onSessionErased?(session: Session): Promise<void> | void;
   /** A one-line notice for the session's thread ("visitor left", a CSAT rating, ...). */
   onNotice?(session: Session, text: string): Promise<void> | void;
 }

@@ -24,3 +24,4 @@ export * from './http/index.js';
 export * from './outgoing-webhooks.js';
 export * from './remote-bridge.js';
 export * from './outbox-queue.js';
+export * from './security.js';

@@ -82,7 +82,12 @@ export class MemoryStorage implements Storage {
     const s = this.sessions.get(sessionId);
     if (!s) return false;
     this.sessions.delete(sessionId);
-    if (this.visitorSessions.get(s.visitorId) === sessionId) this.visitorSessions.delete(s.visitorId);
+    if (this.visitorSessions.get(s.visitorId) === sessionId) {
+      this.visitorSessions.delete(s.visitorId);
+      // The visitor's next-newest session becomes the one a returning visitor resumes.
+      for (const other of this.sessions.values()) if (other.visitorId === s.visitorId) this.indexVisitor(other);
+    }
+    for (const [id, r] of this.outbox) if (r.sessionId === sessionId) this.outbox.delete(id);
     for (const [bridge, threadId] of Object.entries(s.bridgeThreads ?? {})) {
       this.threads.delete(`${bridge}\u0000${threadId}`);
     }

@@ -13,6 +13,7 @@ import {
   TrackedElementSchema,
 } from './models.js';
 import { OutgoingWebhookSchema } from './outgoing-webhooks.js';
+import { SecuritySchema } from './security.js';
 import type { Storage } from './storage.js';
 
 /** Default MIME allow-list for uploads. `type/*` patterns match a whole family. */
@@ -104,6 +105,12 @@ export const PocketPingSettingsSchema = z.strictObject({
   webhookSecret: z.string().optional(),
   /** Timeout of `webhookUrl` requests in milliseconds. */
   webhookTimeout: z.number().int().positive().optional(),
+  /** Delete sessions inactive for this many days, with their files and (where the platform allows) threads. */
+  retentionDays: z.number().int().positive().optional(),
+  /** How often retention runs. @default 3600000 (1 hour) */
+  retentionIntervalMs: z.number().int().positive().default(3_600_000),
+  /** Abuse protection: rate limits, IP and User-Agent filters, headless refusal, signed identities. */
+  security: SecuritySchema.default(SecuritySchema.parse({})),
   /** Retry policy of bridge deliveries. */
   delivery: z
     .object({

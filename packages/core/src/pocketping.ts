@@ -58,6 +58,7 @@ import { StorageDeliveryQueue } from './outbox-queue.js';
 import { StorageAccess } from './storage-access.js';
 import { OutgoingWebhookSchema, OutgoingWebhooks } from './outgoing-webhooks.js';
 import { RemoteBridge } from './remote-bridge.js';
+import { identityHash, ipMatchesAny, isBot, matchesAnyPattern } from './security.js';
 import { parseUserAgent } from './user-agent.js';
 import { checkWidgetVersion, type VersionCheckResult } from './version.js';
 import { toWireAttachment, toWireMessage, type WireAttachment, type WireMessage } from './wire.js';
@@ -172,6 +173,7 @@ export class PocketPing {
   private readonly knownSessions = new Map<string, number>();
   private readonly seenDeliveries = new Map<string, number>();
   private readonly openStreams = new Set<() => void>();
+  private retentionTimer?: ReturnType<typeof setInterval>;
   private readonly webhooks?: OutgoingWebhooks;
 
   constructor(options: PocketPingOptions = {}) {
@@ -309,6 +311,91 @@ export class PocketPing {
     );
     this.initialized = true;
     for (const bridge of this.bridgeList) await this.initBridge(bridge);
+    if (this.settings.retentionDays) {
+      if (
+        !this.storageAccess.has('cleanupOldSessions') &&
+        !(this.storageAccess.has('listSessions') && this.storageAccess.has('deleteSession'))
+      ) {
+        throw new SetupError({
+          component: 'Retention',
+          problem:
+            'retentionDays is set but the storage cannot delete sessions (needs listSessions + deleteSession, or cleanupOldSessions)',
+          steps: [
+            'Use a storage that supports deletion (MemoryStorage, PostgresStorage, RedisStorage, MongoStorage)',
+            'Or remove retentionDays',
+          ],
+          code: 'CONFIG_INVALID',
+        });
+      }
+      this.retentionTimer = setInterval(() => {
+        this.runRetention().catch((err) => this.logger.warn({ err }, 'retention run failed'));
+      }, this.settings.retentionIntervalMs);
+      this.retentionTimer.unref?.();
+    }
+  }
+
+  /**
+   * Deletes sessions inactive for longer than `retentionDays` (or `olderThan`), with their files
+   * and, where the bridge can, their threads. Returns how many sessions were removed.
+   */
+  async runRetention(olderThan?: Date): Promise<number> {
+    const days = this.settings.retentionDays;
+    const cutoff = olderThan ?? (days ? new Date(Date.now() - days * 86_400_000) : undefined);
+    if (!cutoff) return 0;
+    if (this.storageAccess.has('listSessions') && this.storageAccess.has('deleteSession')) {
+      let removed = 0;
+      for (;;) {
+        const batch = await this.storageAccess.listSessions({ before: cutoff, limit: 100 });
+        if (batch.length === 0) return removed;
+        for (const s of batch) if (await this.eraseSession(s.id)) removed++;
+      }
+    }
+    return this.storageAccess.cleanupOldSessions(cutoff);
+  }
+
+  /** Everything stored about one session: the session and all its messages (privacy export). */
+  async exportSession(sessionId: string): Promise<{ session: Session; messages: Message[] }> {
+    const session = await this.requireSession(sessionId);
+    return { session, messages: await this.storageAccess.getMessages(session.id) };
+  }
+
+  /**
+   * Erases one session: its files, its thread on every bridge that can delete threads, and the
+   * session with its messages. Returns false when it did not exist.
+   */
+  async eraseSession(sessionId: string): Promise<boolean> {
+    const session = isUrlSafeId(sessionId) ? await this.storageAccess.getSession(sessionId) : null;
+    if (!session) return false;
+    const messages = await this.storageAccess.getMessages(session.id);
+    const store = this.attachmentStoreRef;
+    if (store) {
+      for (const m of messages) {
+        for (const a of m.attachments ?? []) if (a.storageKey) await store.delete(a.storageKey).catch(() => {});
+      }
+    }
+    for (const b of this.bridgeList) {
+      if (b.onSessionErased && session.bridgeThreads?.[b.name]) {
+        try {
+          await b.onSessionErased(session);
+        } catch (err) {
+          this.logger.warn({ bridge: b.name, err }, 'could not remove the thread of an erased session');
+        }
+      }
+    }
+    this.knownSessions.delete(session.id);
+    return this.storageAccess.deleteSession(session.id);
+  }
+
+  /** Every session of one visitor (privacy export/erasure); scans the session list. */
+  async sessionsOfVisitor(visitorId: string): Promise<Session[]> {
+    const out: Session[] = [];
+    let before: Date | undefined;
+    for (;;) {
+      const page = await this.storageAccess.listSessions({ limit: 200, ...(before ? { before } : {}) });
+      out.push(...page.filter((s) => s.visitorId === visitorId));
+      if (page.length < 200) return out;
+      before = page[page.length - 1]!.lastActivity;
+    }
   }
 
   /** Stops bridges, the delivery worker, the bus and storage. Safe to call twice. */
@@ -316,6 +403,7 @@ export class PocketPing {
     if (this.closed) return;
     this.closed = true;
     this.closeStreams();
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
     for (const t of this.operatorTypingTimers.values()) clearTimeout(t);
     for (const t of this.typingState.values()) if (t.stopTimer) clearTimeout(t.stopTimer);
     await this.queue.stop();
@@ -584,12 +672,64 @@ export class PocketPing {
 
   // ───────────────────────────── widget protocol ─────────────────────────────
 
+  /**
+   * IP and User-Agent filters (`security.ipFilter`, `security.uaFilter`). Returns why a client is
+   * refused, or undefined when it may pass. Used by every HTTP adapter and the WebSocket.
+   */
+  checkAccess(client: { ip?: string; userAgent?: string }): string | undefined {
+    const { ipFilter, uaFilter } = this.settings.security;
+    const ip = client.ip;
+    if (ip && ipFilter.block.length > 0 && ipMatchesAny(ip, ipFilter.block)) return 'this network is blocked';
+    if (ipFilter.allow.length > 0 && (!ip || !ipMatchesAny(ip, ipFilter.allow))) return 'this network is not allowed';
+    const ua = client.userAgent ?? '';
+    if (uaFilter.allow.length > 0 && matchesAnyPattern(ua, uaFilter.allow)) return undefined;
+    if (uaFilter.block.length > 0 && matchesAnyPattern(ua, uaFilter.block)) return 'this client is blocked';
+    if (uaFilter.blockBots && isBot(client.userAgent)) return 'automated clients are not allowed';
+    return undefined;
+  }
+
+  /**
+   * Checks a signed identity (`security.identitySecret`): `identity.hash` must be the hex
+   * HMAC-SHA256 of `identity.id`. Returns the identity to store (hash removed, `verified` set),
+   * or throws ACCESS_FORBIDDEN for a wrong hash, or a missing one when signatures are required.
+   */
+  async verifyIdentity(identity: UserIdentity): Promise<UserIdentity> {
+    const { identitySecret, requireSignedIdentity } = this.settings.security;
+    if (!identitySecret) return identity;
+    const { hash, ...rest } = identity as UserIdentity & { hash?: unknown };
+    if (typeof hash !== 'string' || hash.length === 0) {
+      if (requireSignedIdentity) {
+        throw new PocketPingError(
+          'ACCESS_FORBIDDEN',
+          'identity.hash is required: sign identity.id with your identity secret (HMAC-SHA256, hex)',
+        );
+      }
+      return { ...rest, verified: false } as UserIdentity;
+    }
+    const expected = await identityHash(identitySecret, identity.id);
+    if (!constantTimeEqualStrings(hash.toLowerCase(), expected)) {
+      throw new PocketPingError(
+        'ACCESS_FORBIDDEN',
+        'identity.hash does not match identity.id; compute it with your identity secret',
+      );
+    }
+    return { ...rest, verified: true } as UserIdentity;
+  }
+
   /** `POST /connect`: creates or resumes a session and returns history and widget config. */
   async handleConnect(input: unknown, ctx: RequestContext = {}): Promise<ConnectResponse> {
     const req = parseInput(ConnectRequestSchema, input, '/connect request');
     this.observeBaseUrl(ctx.baseUrl);
     const metadata = this.buildMetadata(req.metadata ?? {}, ctx);
-    const identity = req.identity ?? undefined;
+    if (this.settings.security.blockHeadless && metadata.botSignals?.webdriver === true) {
+      throw new PocketPingError('ACCESS_FORBIDDEN', 'automated browsers are not allowed to chat here');
+    }
+    let identity: UserIdentity | undefined;
+    if (req.identity) {
+      // A bad signature on connect drops the identity instead of failing: a failed connect
+      // leaves the widget dead until reload.
+      identity = await this.verifyIdentity(req.identity).catch(() => undefined);
+    }
     const now = monotonicNow();
 
     let session: Session | null = null;
@@ -1008,8 +1148,9 @@ export class PocketPing {
   async handleIdentify(input: unknown): Promise<{ ok: true }> {
     const req = parseInput(IdentifyRequestSchema, input, '/identify request');
     const session = await this.requireSession(req.sessionId);
-    const updated = (await this.storageAccess.updateSession(session.id, { identity: req.identity })) ?? session;
-    await this.afterIdentityChange(updated, req.identity);
+    const identity = await this.verifyIdentity(req.identity);
+    const updated = (await this.storageAccess.updateSession(session.id, { identity })) ?? session;
+    await this.afterIdentityChange(updated, identity);
     return { ok: true };
   }
 
@@ -2090,6 +2231,13 @@ function sessionNotFound(sessionId: string): PocketPingError {
     'SESSION_NOT_FOUND',
     `session ${String(sessionId).slice(0, 80)} does not exist; call POST /connect to start one`,
   );
+}
+
+function constantTimeEqualStrings(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 /** Counts user-visible characters (code points), so emoji count as one. */

@@ -97,6 +97,8 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     branding,
     ...widgetRest,
     webhooks: config.webhooks,
+    security: config.security,
+    ...(config.retention.days ? { retentionDays: config.retention.days } : {}),
   });
 
   const apiKeyGenerated = !server.apiKey;

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { PocketPingError, PreChatFormOptionsSchema, TrackedElementSchema } from '@pocketping/core';
+import { PocketPingError, PreChatFormOptionsSchema, SecuritySchema, TrackedElementSchema } from '@pocketping/core';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -92,6 +92,10 @@ export const ServerConfigSchema = z.strictObject({
     .default([]),
   widget: WidgetSection.default({}),
   uploads: UploadsSection.default(UploadsSection.parse({})),
+  /** Abuse protection: rate limits, IP/User-Agent filters, headless refusal, signed identities. */
+  security: SecuritySchema.default(SecuritySchema.parse({})),
+  /** Retention: sessions inactive for longer than `days` are deleted with their files and threads. */
+  retention: z.strictObject({ days: z.number().int().positive().optional() }).default({}),
   /** Outgoing webhooks: `[{ url, secret, events }]`, HMAC-signed, retried with backoff. */
   webhooks: z
     .array(
@@ -234,6 +238,17 @@ widget:
 uploads:
   dir: ./data/uploads
   maxSize: 10485760                # bytes
+
+# Abuse protection (all lenient or off by default).
+# security:
+#   rateLimit: { perIp: { max: 1200, windowMs: 60000 }, perSession: { max: 120, windowMs: 60000 } }
+#   ipFilter: { block: ["203.0.113.0/24"], allow: [] }
+#   uaFilter: { blockBots: false }
+#   identitySecret: \${POCKETPING_IDENTITY_SECRET}   # identity.hash = hex HMAC-SHA256(secret, identity.id)
+#   requireSignedIdentity: false
+
+# retention:
+#   days: 90                       # delete sessions inactive for 90 days, with files and threads
 
 # Session and message events POSTed to your URLs, signed with
 # X-PocketPing-Signature: sha256=<HMAC of the body>.

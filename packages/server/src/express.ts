@@ -165,7 +165,14 @@ export function pocketpingExpress(pp: PocketPing, options: ExpressAdapterOptions
       const url = new URL(req.url ?? '/', 'http://placeholder');
       // Other upgrade handlers on the same server keep their requests.
       if (!url.pathname.endsWith('/stream') || (mountPath && url.pathname !== `${mountPath}/stream`)) return;
-      wss.handleUpgrade(req, socket, head, (ws) => sockets.accept(ws, url.searchParams.get('sessionId') ?? undefined));
+      const ua = req.headers['user-agent'];
+      const ip = req.socket.remoteAddress;
+      wss.handleUpgrade(req, socket, head, (ws) =>
+        sockets.accept(ws, url.searchParams.get('sessionId') ?? undefined, {
+          ...(ip ? { ip } : {}),
+          ...(ua ? { userAgent: ua } : {}),
+        }),
+      );
     };
     server.on('upgrade', onUpgrade);
     return () => {

@@ -105,7 +105,11 @@ async function routesPlugin(
     url: '/stream',
     handler,
     wsHandler: (socket, request) => {
-      sockets.accept(socket as unknown as WebSocket, (request.query as Record<string, string | undefined>).sessionId);
+      const ua = request.headers['user-agent'];
+      sockets.accept(socket as unknown as WebSocket, (request.query as Record<string, string | undefined>).sessionId, {
+        ip: request.ip,
+        ...(ua ? { userAgent: ua } : {}),
+      });
     },
   });
 }

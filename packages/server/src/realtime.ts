@@ -1,6 +1,9 @@
 import { attachWidgetSocket, CLOSE_RESTART, type PocketPing } from '@pocketping/core';
 import type { WebSocket } from 'ws';
 
+/** Close code for a client refused by the IP or User-Agent filters. */
+export const CLOSE_FORBIDDEN = 4003;
+
 /**
  * The WebSockets of one mounted PocketPing: attaches each to its session, pings them all from
  * one timer (a timer per socket would cost memory at 10,000 widgets), drops the dead ones, and
@@ -28,7 +31,12 @@ export class WidgetSocketServer {
   }
 
   /** Serves one socket that asked for `/stream?sessionId=`. */
-  accept(socket: WebSocket, sessionId: string | undefined): void {
+  accept(socket: WebSocket, sessionId: string | undefined, client: { ip?: string; userAgent?: string } = {}): void {
+    const refused = this.pp.checkAccess(client);
+    if (refused) {
+      socket.close(CLOSE_FORBIDDEN, refused);
+      return;
+    }
     const handle = attachWidgetSocket(this.pp, socket, sessionId, { maxBufferedBytes: this.options.maxBufferedBytes });
     this.alive.set(socket, true);
     socket.on('pong', () => {

@@ -242,6 +242,39 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   },
   {
     method: 'GET',
+    path: '/sessions/:id/export',
+    async handle(pp, { params }) {
+      return pp.exportSession(params.id ?? '');
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/sessions/:id',
+    async handle(pp, { params }) {
+      await sessionOr404(pp, params.id);
+      return { erased: await pp.eraseSession(params.id ?? '') };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/visitors/:visitorId/export',
+    async handle(pp, { params }) {
+      const sessions = await pp.sessionsOfVisitor(params.visitorId ?? '');
+      return { visitorId: params.visitorId, sessions: await Promise.all(sessions.map((s) => pp.exportSession(s.id))) };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/visitors/:visitorId',
+    async handle(pp, { params }) {
+      const sessions = await pp.sessionsOfVisitor(params.visitorId ?? '');
+      let erased = 0;
+      for (const s of sessions) if (await pp.eraseSession(s.id)) erased++;
+      return { visitorId: params.visitorId, erased };
+    },
+  },
+  {
+    method: 'GET',
     path: '/deliveries/dead',
     async handle(pp) {
       return { deliveries: await pp.deadLetters() };

@@ -3,6 +3,7 @@ import { PocketPingError, ValidationError } from '../errors.js';
 import type { PocketPing, RequestContext } from '../pocketping.js';
 import { versionHeaders } from '../version.js';
 import { EXPOSED_HEADERS, toHttpError, WIDGET_ROUTES, type WidgetRoute } from '../http.js';
+import { RateLimiter } from '../security.js';
 import { ADMIN_ROUTES, type AdminRoute, apiKeyMatches } from './admin-api.js';
 import { Router } from './router.js';
 
@@ -71,6 +72,8 @@ type Handler = (
 ) => Promise<ProtocolHttpResponse>;
 
 const ALLOW_METHODS = 'GET, POST, PATCH, DELETE, PUT, OPTIONS';
+/** Calls that create something for the operators; typing, reads and polling are not counted per session. */
+const SESSION_LIMITED = new Set(['/message', '/upload', '/identify', '/prechat', '/csat', '/screenshot/upload']);
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache, no-transform',
@@ -116,6 +119,8 @@ export class ProtocolHttpHandler {
   private readonly router = new Router<Handler>();
   private readonly allowAll: boolean;
   private readonly allowed: Set<string>;
+  private readonly ipLimiter?: RateLimiter;
+  private readonly sessionLimiter?: RateLimiter;
 
   constructor(
     readonly pp: PocketPing,
@@ -129,6 +134,11 @@ export class ProtocolHttpHandler {
     this.options = parsed.data;
     this.allowAll = this.options.corsOrigins.includes('*');
     this.allowed = new Set(this.options.corsOrigins.map((o) => o.replace(/\/+$/, '')));
+    const limits = pp.settings.security.rateLimit;
+    if (limits.enabled) {
+      this.ipLimiter = new RateLimiter(limits.perIp.max, limits.perIp.windowMs);
+      this.sessionLimiter = new RateLimiter(limits.perSession.max, limits.perSession.windowMs);
+    }
     for (const route of WIDGET_ROUTES) this.router.add(route.method, route.path, this.widgetHandler(route));
     for (const route of ADMIN_ROUTES) this.router.add(route.method, `/admin${route.path}`, this.adminHandler(route));
     this.router.add(
@@ -196,10 +206,45 @@ export class ProtocolHttpHandler {
       if (req.body && req.body.byteLength > limit) return this.tooLarge(req);
       const isRaw = (method === 'PUT' && req.path.startsWith('/upload/')) || req.path.startsWith('/webhooks/');
       const body = isRaw ? undefined : decodeJson(req.body);
+      // Platforms (webhooks), operators (admin) and probes are not widget traffic.
+      const widgetTraffic = !/^\/(admin|webhooks|healthz|readyz)(\/|$)/.test(req.path);
+      if (widgetTraffic) {
+        const refused = this.guard(req, method, body);
+        if (refused) return this.withCors(req, refused);
+      }
       return this.withCors(req, await match.value(req, match.params, body));
     } catch (err) {
       return this.withCors(req, this.error(err));
     }
+  }
+
+  /** IP/User-Agent filters and rate limits for widget traffic; the refusal, or undefined. */
+  private guard(req: ProtocolHttpRequest, method: string, body: unknown): ProtocolHttpResponse | undefined {
+    const reason = this.pp.checkAccess({
+      ...(req.ip ? { ip: req.ip } : {}),
+      ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
+    });
+    if (reason) return this.json(403, { error: 'ACCESS_FORBIDDEN', message: reason });
+    if (this.ipLimiter && req.ip) {
+      const wait = this.ipLimiter.hit(req.ip);
+      if (wait > 0) return this.limited(wait);
+    }
+    if (this.sessionLimiter && method === 'POST' && SESSION_LIMITED.has(req.path)) {
+      const sessionId = (body as { sessionId?: unknown } | undefined)?.sessionId;
+      if (typeof sessionId === 'string') {
+        const wait = this.sessionLimiter.hit(sessionId);
+        if (wait > 0) return this.limited(wait);
+      }
+    }
+    return undefined;
+  }
+
+  private limited(seconds: number): ProtocolHttpResponse {
+    return this.json(
+      429,
+      { error: 'RATE_LIMITED', message: `too many requests; try again in ${seconds} s` },
+      { 'retry-after': String(seconds) },
+    );
   }
 
   private preflight(req: ProtocolHttpRequest): ProtocolHttpResponse {
