@@ -286,6 +286,8 @@ export class FakeTelegram implements BridgeFake {
   private readonly pending: Record<string, unknown>[] = [];
   private readonly pollers = new Set<() => void>();
   private readonly failures = new Map<string, FakeApiError[]>();
+  private readonly faults = new Map<string, ('drop' | 'hang')[]>();
+  private readonly hung: (() => void)[] = [];
   private nextMessageId = 100;
   private nextUpdateId = 5000;
   private nextFile = 1;
@@ -338,6 +340,28 @@ export class FakeTelegram implements BridgeFake {
     const list = this.failures.get(method) ?? [];
     for (let i = 0; i < times; i++) list.push(error);
     this.failures.set(method, list);
+  }
+
+  /** The next `times` calls of `method` lose their connection (`drop`) or wait for `releaseHung()` (`hang`). */
+  faultNext(method: string, fault: 'drop' | 'hang', times = 1): void {
+    const list = this.faults.get(method) ?? [];
+    for (let i = 0; i < times; i++) list.push(fault);
+    this.faults.set(method, list);
+  }
+
+  /** Forgets faults not yet used. */
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  /** Number of calls currently held by a `hang` fault. */
+  get hungCalls(): number {
+    return this.hung.length;
+  }
+
+  /** Lets every held call through. */
+  releaseHung(): void {
+    for (const release of this.hung.splice(0)) release();
   }
 
   /** Calls of one method, in order. */
@@ -505,6 +529,20 @@ export class FakeTelegram implements BridgeFake {
     if (failure) {
       this.send(res, failure.error_code, { ok: false, ...failure });
       return;
+    }
+    const fault = this.faults.get(method!)?.shift();
+    if (fault === 'drop') {
+      // The connection dies without an answer: a timeout or network error for the client.
+      req.socket.destroy();
+      return;
+    }
+    if (fault === 'hang') {
+      // Held until released; a client that goes away meanwhile never gets the call processed.
+      const gone = await new Promise<boolean>((resolve) => {
+        this.hung.push(() => resolve(false));
+        res.on('close', () => resolve(!res.writableEnded));
+      });
+      if (gone || res.destroyed) return;
     }
     try {
       const result = await this.call(method!, params, res);

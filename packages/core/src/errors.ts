@@ -238,6 +238,20 @@ export function isPocketPingError(err: unknown): err is PocketPingError {
   );
 }
 
+/**
+ * True when `err` is a SetupError, also one thrown by another copy of this package (an adapter
+ * loaded through CommonJS while the app uses the ES module build).
+ */
+export function isSetupError(err: unknown): err is SetupError {
+  return (
+    err instanceof SetupError ||
+    (typeof err === 'object' &&
+      err !== null &&
+      (err as { name?: unknown }).name === 'SetupError' &&
+      typeof (err as { formattedGuide?: unknown }).formattedGuide === 'function')
+  );
+}
+
 /** Wraps any thrown value from a storage driver so driver errors never cross the interface. */
 export function wrapStorageError(packageName: string, operation: string, err: unknown): StorageError {
   if (err instanceof StorageError) return err;

@@ -117,8 +117,12 @@ export const PocketPingSettingsSchema = z.strictObject({
       maxAttempts: z.number().int().positive().default(12),
       baseDelayMs: z.number().int().nonnegative().default(500),
       maxDelayMs: z.number().int().positive().default(60_000),
+      /** Durable outbox: how long a worker holds a claimed delivery (a crashed worker's deliveries wait this long). */
+      leaseMs: z.number().int().positive().default(60_000),
+      /** Durable outbox: how often idle workers look for due deliveries. */
+      pollMs: z.number().int().positive().default(250),
     })
-    .default({ maxAttempts: 12, baseDelayMs: 500, maxDelayMs: 60_000 }),
+    .default({ maxAttempts: 12, baseDelayMs: 500, maxDelayMs: 60_000, leaseMs: 60_000, pollMs: 250 }),
 });
 /** Plain-data settings, after defaults. */
 export type PocketPingSettings = z.output<typeof PocketPingSettingsSchema>;

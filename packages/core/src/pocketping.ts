@@ -7,7 +7,14 @@ import {
   type DeliveryQueue,
   MemoryDeliveryQueue,
 } from './delivery.js';
-import { BridgeError, isPocketPingError, PocketPingError, SetupError, ValidationError } from './errors.js';
+import {
+  BridgeError,
+  isPocketPingError,
+  isSetupError,
+  PocketPingError,
+  SetupError,
+  ValidationError,
+} from './errors.js';
 import { type BusMessage, type EventBus, InProcessEventBus } from './event-bus.js';
 import type { PocketPingEvent, PocketPingEventOf, PocketPingEventType, ServerEvent, VersionWarning } from './events.js';
 import { generateId, isUrlSafeId, monotonicNow } from './ids.js';
@@ -232,6 +239,8 @@ export class PocketPing {
       this.queue = new StorageDeliveryQueue(store as ConstructorParameters<typeof StorageDeliveryQueue>[0], {
         owner: this.instanceId,
         policy,
+        leaseMs: this.settings.delivery.leaseMs,
+        pollMs: this.settings.delivery.pollMs,
         logger: this.logger,
       });
     } else {
@@ -486,7 +495,7 @@ export class PocketPing {
     try {
       await bridge.init?.(this.bridgeContext(bridge.name));
     } catch (err) {
-      if (err instanceof SetupError) throw err;
+      if (isSetupError(err)) throw err;
       throw new SetupError({
         component: `Bridge "${bridge.name}"`,
         problem: err instanceof Error ? err.message : String(err),

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { isPocketPingError, SetupError } from '@pocketping/core';
+import { isPocketPingError, isSetupError } from '@pocketping/core';
 import { Command } from 'commander';
 import { buildServer } from './build-server.js';
 import { CONFIG_TEMPLATE, ConfigError, loadConfigFile, parseConfig, type ServerConfig } from './config.js';
@@ -11,7 +11,7 @@ import { loadBridges, loadStorage } from './load-adapters.js';
 const VERSION = '0.1.0';
 
 function fail(err: unknown): never {
-  if (err instanceof SetupError) console.error(`\n${err.formattedGuide()}\n`);
+  if (isSetupError(err)) console.error(`\n${err.formattedGuide()}\n`);
   else if (err instanceof ConfigError) console.error(`\n${err.message}\n`);
   else if (isPocketPingError(err)) console.error(`\n${err.code}: ${err.message}\n`);
   else console.error(err);
@@ -136,7 +136,7 @@ async function migrate(options: { config?: string }): Promise<void> {
 }
 
 function printProblem(err: unknown): void {
-  if (err instanceof SetupError) console.log(err.formattedGuide().replace(/^/gm, '    '));
+  if (isSetupError(err)) console.log(err.formattedGuide().replace(/^/gm, '    '));
   else if (err instanceof ConfigError) console.log(err.message.replace(/^/gm, '    '));
   else console.log(`    ${(err as Error)?.message ?? String(err)}`);
 }

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   type AdapterEnvironment,
@@ -7,6 +8,7 @@ import {
   type BridgeModule,
   type EventBus,
   isPocketPingError,
+  isSetupError,
   MemoryStorage,
   SetupError,
   type Storage,
@@ -43,8 +45,7 @@ function isModuleNotFound(err: unknown, pkg: string): boolean {
  */
 export async function importAdapter(pkg: string, what: string): Promise<Record<string, unknown>> {
   try {
-    const resolved = createRequire(join(process.cwd(), 'noop.js')).resolve(pkg);
-    return (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
+    return (await import(pathToFileURL(resolveEsmEntry(pkg, process.cwd())).href)) as Record<string, unknown>;
   } catch (err) {
     if (!isModuleNotFound(err, pkg) && !(err as Error).message?.includes('Cannot find module')) throw err;
   }
@@ -64,8 +65,45 @@ export async function importAdapter(pkg: string, what: string): Promise<Record<s
   }
 }
 
+/**
+ * The ES module entry of a package installed under `dir`. `require.resolve` alone would pick the
+ * CommonJS build, and an adapter on core's CommonJS build would not share classes (SetupError,
+ * PocketPingError) with this ES module CLI.
+ */
+function resolveEsmEntry(pkg: string, dir: string): string {
+  const req = createRequire(join(dir, 'noop.js'));
+  try {
+    const manifestPath = req.resolve(`${pkg}/package.json`);
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+      exports?: Record<string, unknown> | string;
+      module?: string;
+    };
+    const root =
+      typeof manifest.exports === 'object' && manifest.exports !== null ? manifest.exports['.'] : manifest.exports;
+    const entry =
+      typeof root === 'string'
+        ? root
+        : (pickImport(root) ?? (typeof manifest.module === 'string' ? manifest.module : undefined));
+    if (entry) return join(dirname(manifestPath), entry);
+  } catch {
+    // No readable package.json export: fall back to Node's own resolution.
+  }
+  return req.resolve(pkg);
+}
+
+function pickImport(conditions: unknown): string | undefined {
+  if (typeof conditions === 'string') return conditions;
+  if (!conditions || typeof conditions !== 'object') return undefined;
+  const c = conditions as Record<string, unknown>;
+  for (const key of ['import', 'node', 'default']) {
+    const found = pickImport(c[key]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 function withPath(path: string, err: unknown): never {
-  if (err instanceof SetupError || err instanceof ConfigError) throw err;
+  if (isSetupError(err) || err instanceof ConfigError) throw err;
   if (isPocketPingError(err) && (err.code === 'VALIDATION_FAILED' || err.code === 'CONFIG_INVALID')) {
     throw new ConfigError([`${path}: ${err.message}`]);
   }

@@ -7,6 +7,7 @@ export const COLLECTIONS = {
   bridgeThreads: 'bridge_threads',
   bridgeMessages: 'bridge_messages',
   attachments: 'attachments',
+  outbox: 'outbox',
 } as const;
 
 /** A collection key of `COLLECTIONS`. */
@@ -62,6 +63,15 @@ export const INDEXES: Record<CollectionKey, IndexDescription[]> = {
   ],
   attachments: [
     { key: { id: 1 }, name: 'pp_id', unique: true },
+    { key: { sessionId: 1 }, name: 'pp_session' },
+  ],
+  outbox: [
+    { key: { id: 1 }, name: 'pp_id', unique: true },
+    // Lane heads (a lane's pending records by seq) and the lane check after each lease.
+    { key: { status: 1, bridge: 1, sessionId: 1, seq: 1 }, name: 'pp_lane' },
+    // outboxList: by status, oldest first.
+    { key: { status: 1, createdAt: 1, seq: 1 }, name: 'pp_status_created' },
+    // deleteSession and cleanupOldSessions.
     { key: { sessionId: 1 }, name: 'pp_session' },
   ],
 };

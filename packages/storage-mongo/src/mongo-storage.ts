@@ -5,6 +5,8 @@ import {
   type Message,
   type MessagePatch,
   type MessageQuery,
+  type OutboxClaim,
+  type OutboxRecord,
   type Session,
   type SessionPatch,
   type SessionQuery,
@@ -21,6 +23,7 @@ import {
   type CollectionKey,
   INDEXES,
 } from './collections.js';
+import { MongoOutbox, type OutboxDoc } from './outbox.js';
 import { isMongoClient, type MongoStorageOptions, MongoStorageOptionsSchema, parseOptions } from './options.js';
 
 const PACKAGE_NAME = '@pocketping/storage-mongo';
@@ -84,8 +87,9 @@ function toSet(patch: object, fixed: ReadonlySet<string>): Document | undefined 
 
 /**
  * PocketPing storage on MongoDB, through the official `mongodb` driver. Implements every
- * optional Storage method. Sessions, messages, bridge references and attachment metadata live
- * in five collections (see the README); `init()` creates their indexes.
+ * optional Storage method, the durable outbox included. Sessions, messages, bridge references,
+ * attachment metadata and outbox records live in six collections (see the README); `init()`
+ * creates their indexes.
  *
  * Every change is a single atomic document operation (`$set` on top-level keys or on
  * `bridgeThreads.<bridge>` / `bridgeMessageIds.<bridge>`), so concurrent writers never lose
@@ -114,6 +118,7 @@ export class MongoStorage implements Storage {
   private readonly bridgeThreads: Collection<BridgeThreadDoc>;
   private readonly bridgeMessages: Collection<BridgeMessageDoc>;
   private readonly attachments: Collection<Attachment>;
+  private readonly outbox: MongoOutbox;
   private closing: Promise<void> | undefined;
 
   /**
@@ -151,6 +156,7 @@ export class MongoStorage implements Storage {
     this.bridgeThreads = this.collection<BridgeThreadDoc>('bridgeThreads');
     this.bridgeMessages = this.collection<BridgeMessageDoc>('bridgeMessages');
     this.attachments = this.collection<Attachment>('attachments');
+    this.outbox = new MongoOutbox(this.collection<OutboxDoc>('outbox'));
   }
 
   private collection<T extends Document>(key: CollectionKey): Collection<T> {
@@ -316,6 +322,7 @@ export class MongoStorage implements Storage {
       this.attachments.deleteMany(bySession),
       this.bridgeThreads.deleteMany(bySession),
       this.bridgeMessages.deleteMany(bySession),
+      this.outbox.deleteSessions(sessionIds),
     ]);
   }
 
@@ -532,5 +539,43 @@ export class MongoStorage implements Storage {
         { returnDocument: 'after', ...WITHOUT_ID },
       );
     });
+  }
+
+  // ---------------------------------------------------------------- durable outbox
+
+  /** Stores new outbox records; a record whose `id` is already stored is left as it is. */
+  outboxAdd(records: OutboxRecord[]): Promise<void> {
+    return this.run('outboxAdd', () => this.outbox.add(records));
+  }
+
+  /**
+   * Leases up to `limit` due lane heads, one per lane, skipping lanes another owner is working.
+   * Safe across processes: see the README's "Durable outbox" section.
+   */
+  outboxClaim(claim: OutboxClaim): Promise<OutboxRecord[]> {
+    return this.run('outboxClaim', () => this.outbox.claim(claim));
+  }
+
+  /** Removes a delivered record. */
+  outboxComplete(id: string): Promise<void> {
+    return this.run('outboxComplete', () => this.outbox.complete(id));
+  }
+
+  /** Records a failed attempt (attempts, next try, error, or `dead`) and releases the lease. */
+  outboxReschedule(
+    id: string,
+    update: { attempts: number; nextAttemptAt: Date; lastError?: string; status: 'pending' | 'dead' },
+  ): Promise<void> {
+    return this.run('outboxReschedule', () => this.outbox.reschedule(id, update));
+  }
+
+  /** Records by status, oldest first (`createdAt`, then `seq`). */
+  outboxList(query: { status: 'pending' | 'dead'; limit?: number }): Promise<OutboxRecord[]> {
+    return this.run('outboxList', () => this.outbox.list(query));
+  }
+
+  /** Puts a dead record back to pending (attempts 0, due now); false when unknown or not dead. */
+  outboxRetry(id: string): Promise<boolean> {
+    return this.run('outboxRetry', () => this.outbox.retry(id));
   }
 }

@@ -41,7 +41,7 @@ export const MongoStorageOptionsSchema = z
       .default('pocketping'),
     /**
      * Prefix of every collection name: `<prefix>sessions`, `<prefix>messages`,
-     * `<prefix>bridge_threads`, `<prefix>bridge_messages`, `<prefix>attachments`.
+     * `<prefix>bridge_threads`, `<prefix>bridge_messages`, `<prefix>attachments`, `<prefix>outbox`.
      * @default 'pocketping_'
      */
     collectionPrefix: z

@@ -18,7 +18,7 @@ async function indexSummary(database: string, prefix: string) {
 }
 
 describe(`MongoStorage indexes (${targetLabel})`, () => {
-  it('init creates the indexes history, delta, visitor, listing and reverse lookups need', async () => {
+  it('init creates the indexes history, delta, visitor, listing, reverse lookups and the outbox need', async () => {
     const database = randomDatabase();
     const storage = new MongoStorage({ url: target.url(), database, collectionPrefix: 'pp_' });
     try {
@@ -47,6 +47,12 @@ describe(`MongoStorage indexes (${targetLabel})`, () => {
       expect(summary.attachments).toEqual([
         { name: 'pp_id', key: { id: 1 }, unique: true },
         { name: 'pp_session', key: { sessionId: 1 }, unique: false },
+      ]);
+      expect(summary.outbox).toEqual([
+        { name: 'pp_id', key: { id: 1 }, unique: true },
+        { name: 'pp_lane', key: { status: 1, bridge: 1, sessionId: 1, seq: 1 }, unique: false },
+        { name: 'pp_session', key: { sessionId: 1 }, unique: false },
+        { name: 'pp_status_created', key: { status: 1, createdAt: 1, seq: 1 }, unique: false },
       ]);
     } finally {
       await storage.close();

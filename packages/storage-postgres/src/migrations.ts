@@ -109,6 +109,33 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX ${t.index('bus_payloads_created_idx')} ON ${t.busPayloads} (created_at)`,
     ],
   },
+  {
+    version: 3,
+    name: 'durable outbox of bridge deliveries',
+    statements: (t) => [
+      `CREATE TABLE ${t.outbox} (
+        id text COLLATE "C" PRIMARY KEY,
+        bridge text NOT NULL,
+        session_id text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL,
+        operation jsonb NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        status text NOT NULL,
+        next_attempt_at timestamptz NOT NULL,
+        created_at timestamptz NOT NULL,
+        last_error text,
+        lease_owner text,
+        lease_until timestamptz
+      )`,
+      // The claim walks due pending records in claim order and keeps the lane heads (no
+      // pending record of the lane with a lower seq): both lookups use partial indexes that
+      // hold only pending records.
+      `CREATE INDEX ${t.index('outbox_due_idx')} ON ${t.outbox} (next_attempt_at, seq) WHERE status = 'pending'`,
+      `CREATE INDEX ${t.index('outbox_lane_idx')} ON ${t.outbox} (bridge, session_id, seq) WHERE status = 'pending'`,
+      `CREATE INDEX ${t.index('outbox_status_created_idx')} ON ${t.outbox} (status, created_at, seq)`,
+      `CREATE INDEX ${t.index('outbox_session_idx')} ON ${t.outbox} (session_id)`,
+    ],
+  },
 ];
 
 /** What `migrate()` did. */

@@ -17,6 +17,8 @@ export interface TableNames {
   attachments: string;
   /** Event bus messages too large for a NOTIFY. */
   busPayloads: string;
+  /** Durable outbox of bridge deliveries. */
+  outbox: string;
   /** Applied migration versions. */
   migrations: string;
   /** Unqualified, quoted index name for `suffix` (indexes live in the table's schema). */
@@ -40,6 +42,7 @@ export function tableNames(schema: string, prefix: string): TableNames {
     bridgeMessages: table('bridge_messages'),
     attachments: table('attachments'),
     busPayloads: table('bus_payloads'),
+    outbox: table('outbox'),
     migrations: table('schema_migrations'),
     index: (suffix: string) => pg.escapeIdentifier(`${prefix}${suffix}`),
     channel: `pocketping.${schema}.${prefix}events`,

@@ -4,6 +4,8 @@ import type {
   Message,
   MessagePatch,
   MessageQuery,
+  OutboxClaim,
+  OutboxRecord,
   Session,
   SessionPatch,
   SessionQuery,
@@ -21,6 +23,8 @@ import {
   type Column,
   MESSAGE_COLUMNS,
   messageFromRow,
+  OUTBOX_COLUMNS,
+  outboxFromRow,
   patchColumns,
   placeholder,
   rowParams,
@@ -40,6 +44,14 @@ type Row = Record<string, unknown>;
 
 const SESSION_SELECT = selectList(SESSION_COLUMNS);
 const MESSAGE_SELECT = selectList(MESSAGE_COLUMNS);
+const OUTBOX_SELECT = selectList(OUTBOX_COLUMNS);
+/** Outbox rows per INSERT: 12 parameters each stays far below PostgreSQL's 65,535. */
+const OUTBOX_BATCH = 1000;
+
+/** Claim order, like MemoryStorage: the longest-due head first. */
+function byDue(a: OutboxRecord, b: OutboxRecord): number {
+  return a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || a.seq - b.seq;
+}
 
 /** Parses constructor input into settings, or throws a ValidationError naming the option. */
 export function parseStorageOptions(input: string | PostgresStorageOptions | Pool): PostgresStorageSettings {
@@ -333,7 +345,10 @@ export class PostgresStorage implements Storage {
     return rows.map(sessionFromRow);
   }
 
-  /** Deletes a session with its messages, attachments and bridge references, in one statement. */
+  /**
+   * Deletes a session with its messages, attachments, bridge references and outbox records, in
+   * one statement. Outbox records of the id go even when the session row is already gone.
+   */
   async deleteSession(sessionId: string): Promise<boolean> {
     const t = this.t;
     const rows = await this.query(
@@ -342,14 +357,15 @@ export class PostgresStorage implements Storage {
         m AS (DELETE FROM ${t.messages} WHERE session_id IN (SELECT id FROM s)),
         bm AS (DELETE FROM ${t.bridgeMessages} WHERE session_id IN (SELECT id FROM s)),
         bt AS (DELETE FROM ${t.bridgeThreads} WHERE session_id IN (SELECT id FROM s)),
-        a AS (DELETE FROM ${t.attachments} WHERE session_id IN (SELECT id FROM s))
+        a AS (DELETE FROM ${t.attachments} WHERE session_id IN (SELECT id FROM s)),
+        o AS (DELETE FROM ${t.outbox} WHERE session_id = $1)
        SELECT count(*)::int AS n FROM s`,
       [sessionId],
     );
     return (rows[0]?.n as number) > 0;
   }
 
-  /** Deletes every session last active before `olderThan`, with everything attached; returns how many. */
+  /** Deletes every session last active before `olderThan`, with everything attached (outbox records too); returns how many. */
   async cleanupOldSessions(olderThan: Date): Promise<number> {
     const t = this.t;
     const rows = await this.query(
@@ -358,7 +374,8 @@ export class PostgresStorage implements Storage {
         m AS (DELETE FROM ${t.messages} WHERE session_id IN (SELECT id FROM s)),
         bm AS (DELETE FROM ${t.bridgeMessages} WHERE session_id IN (SELECT id FROM s)),
         bt AS (DELETE FROM ${t.bridgeThreads} WHERE session_id IN (SELECT id FROM s)),
-        a AS (DELETE FROM ${t.attachments} WHERE session_id IN (SELECT id FROM s))
+        a AS (DELETE FROM ${t.attachments} WHERE session_id IN (SELECT id FROM s)),
+        o AS (DELETE FROM ${t.outbox} WHERE session_id IN (SELECT id FROM s))
        SELECT count(*)::int AS n FROM s`,
       [olderThan],
     );
@@ -572,5 +589,131 @@ export class PostgresStorage implements Storage {
     const { text, params } = this.patchSql(this.t.attachments, ATTACHMENT_COLUMNS, changes);
     const rows = await this.query('updateAttachment', text, [attachmentId, ...params]);
     return rows[0] ? attachmentFromRow(rows[0]) : null;
+  }
+
+  // ───────────────────────────── durable outbox ─────────────────────────────
+
+  /**
+   * Stores new outbox records (multi-row INSERTs in one transaction). A record whose id is
+   * already stored is left as it is, so adding the same batch twice is harmless.
+   */
+  async outboxAdd(records: OutboxRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const names = OUTBOX_COLUMNS.map((c) => c.column).join(', ');
+    const insert = async (client: Pick<PoolClient, 'query'>, batch: OutboxRecord[]) => {
+      const params: unknown[] = [];
+      const rows = batch.map((r) => {
+        const values = rowParams(OUTBOX_COLUMNS, r).map((value, i) => {
+          params.push(value);
+          return placeholder(OUTBOX_COLUMNS[i]!, params.length);
+        });
+        return `(${values.join(', ')})`;
+      });
+      await client.query(
+        `INSERT INTO ${this.t.outbox} (${names}) VALUES ${rows.join(', ')} ON CONFLICT (id) DO NOTHING`,
+        params,
+      );
+    };
+    if (records.length <= OUTBOX_BATCH) {
+      try {
+        await insert(this.pool, records);
+      } catch (err) {
+        throw wrapError('outboxAdd', err);
+      }
+      return;
+    }
+    await this.transaction('outboxAdd', async (client) => {
+      for (let start = 0; start < records.length; start += OUTBOX_BATCH) {
+        await insert(client, records.slice(start, start + OUTBOX_BATCH));
+      }
+    });
+  }
+
+  /**
+   * Leases up to `limit` due lane heads in one statement. Due pending records are read in claim
+   * order (partial index on `next_attempt_at, seq`); a record is a head when no pending record
+   * of its lane has a lower `seq` (one probe of the lane index), so the scan stops as soon as
+   * `limit` heads are found. Chosen rows are locked with `FOR UPDATE SKIP LOCKED`: a concurrent
+   * claimer skips them instead of waiting, and a row that another claimer leased, completed or
+   * dead-lettered after this statement's snapshot is re-checked against its new version and
+   * dropped. Two claimers therefore never lease the same record, and a lane never has two
+   * records leased at once.
+   */
+  async outboxClaim(claim: OutboxClaim): Promise<OutboxRecord[]> {
+    const limit = Math.max(0, Math.floor(claim.limit));
+    if (limit === 0) return [];
+    const t = this.t;
+    const rows = await this.query(
+      'outboxClaim',
+      this.prepared(
+        `WITH picked AS (
+           SELECT o.id FROM ${t.outbox} o
+           WHERE o.status = 'pending'
+             AND o.next_attempt_at <= $2
+             AND (o.lease_owner IS NULL OR o.lease_owner = $1 OR o.lease_until IS NULL OR o.lease_until <= $2)
+             AND NOT EXISTS (
+               SELECT 1 FROM ${t.outbox} p
+               WHERE p.status = 'pending' AND p.bridge = o.bridge AND p.session_id = o.session_id AND p.seq < o.seq
+             )
+           ORDER BY o.next_attempt_at, o.seq
+           LIMIT $4
+           FOR UPDATE OF o SKIP LOCKED
+         )
+         UPDATE ${t.outbox} o SET lease_owner = $1, lease_until = $3
+         FROM picked WHERE o.id = picked.id
+         RETURNING ${selectList(OUTBOX_COLUMNS, 'o')}`,
+      ),
+      [claim.owner, claim.now, new Date(claim.now.getTime() + claim.leaseMs), limit],
+    );
+    return rows.map(outboxFromRow).sort(byDue);
+  }
+
+  /** Removes a delivered record (unknown ids are ignored). */
+  async outboxComplete(id: string): Promise<void> {
+    await this.query('outboxComplete', this.prepared(`DELETE FROM ${this.t.outbox} WHERE id = $1`), [id]);
+  }
+
+  /** Records a failed attempt and releases the lease; `lastError` is kept when not given. */
+  async outboxReschedule(
+    id: string,
+    update: { attempts: number; nextAttemptAt: Date; lastError?: string; status: 'pending' | 'dead' },
+  ): Promise<void> {
+    await this.query(
+      'outboxReschedule',
+      this.prepared(
+        `UPDATE ${this.t.outbox}
+         SET attempts = $2, next_attempt_at = $3, status = $4, last_error = COALESCE($5, last_error),
+             lease_owner = NULL, lease_until = NULL
+         WHERE id = $1`,
+      ),
+      [id, update.attempts, update.nextAttemptAt, update.status, update.lastError ?? null],
+    );
+  }
+
+  /** Records of one status, oldest first (by `createdAt`, then `seq`). */
+  async outboxList(query: { status: 'pending' | 'dead'; limit?: number }): Promise<OutboxRecord[]> {
+    const params: unknown[] = [query.status];
+    let text = `SELECT ${OUTBOX_SELECT} FROM ${this.t.outbox} WHERE status = $1 ORDER BY created_at, seq, id`;
+    if (query.limit !== undefined) {
+      params.push(Math.max(0, Math.floor(query.limit)));
+      text += ' LIMIT $2';
+    }
+    const rows = await this.query('outboxList', text, params);
+    return rows.map(outboxFromRow);
+  }
+
+  /**
+   * Puts a dead record back to pending: attempts 0, due now (this process' clock, like the
+   * claims), error and lease cleared. False when the id is unknown or the record is not dead.
+   */
+  async outboxRetry(id: string): Promise<boolean> {
+    const rows = await this.query(
+      'outboxRetry',
+      `UPDATE ${this.t.outbox}
+       SET status = 'pending', attempts = 0, next_attempt_at = $2, last_error = NULL, lease_owner = NULL, lease_until = NULL
+       WHERE id = $1 AND status = 'dead' RETURNING id`,
+      [id, new Date()],
+    );
+    return rows.length > 0;
   }
 }

@@ -1,4 +1,4 @@
-import type { Attachment, Message, Session } from '@pocketping/core';
+import type { Attachment, Message, OutboxRecord, Session } from '@pocketping/core';
 import { reviveDates, toJson } from './json-dates.js';
 
 /** How one model field is stored. */
@@ -69,6 +69,22 @@ export const ATTACHMENT_COLUMNS: readonly Column[] = [
   col('bridgeFileId', 'bridge_file_id', 'text'),
   col('createdAt', 'created_at', 'date'),
   col('expiresAt', 'expires_at', 'date'),
+];
+
+/** Outbox record fields in column order. */
+export const OUTBOX_COLUMNS: readonly Column[] = [
+  col('id', 'id', 'text'),
+  col('bridge', 'bridge', 'text'),
+  col('sessionId', 'session_id', 'text'),
+  col('seq', 'seq', 'int'),
+  col('operation', 'operation', 'json'),
+  col('attempts', 'attempts', 'int'),
+  col('status', 'status', 'text'),
+  col('nextAttemptAt', 'next_attempt_at', 'date'),
+  col('createdAt', 'created_at', 'date'),
+  col('lastError', 'last_error', 'text'),
+  col('leaseOwner', 'lease_owner', 'text'),
+  col('leaseUntil', 'lease_until', 'date'),
 ];
 
 /**
@@ -146,4 +162,9 @@ export function messageFromRow(row: Record<string, unknown>): Message {
 /** An attachment from its row. */
 export function attachmentFromRow(row: Record<string, unknown>): Attachment {
   return fromRow<Attachment>(ATTACHMENT_COLUMNS, row);
+}
+
+/** An outbox record from its row. */
+export function outboxFromRow(row: Record<string, unknown>): OutboxRecord {
+  return fromRow<OutboxRecord>(OUTBOX_COLUMNS, row);
 }

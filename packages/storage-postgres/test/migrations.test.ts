@@ -46,6 +46,7 @@ describe.skipIf(pgService.skip)('PostgresStorage migrations', () => {
       'bridge_threads',
       'bus_payloads',
       'messages',
+      'outbox',
       'schema_migrations',
       'sessions',
     ]);

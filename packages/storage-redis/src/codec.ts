@@ -1,6 +1,6 @@
-import type { Attachment, Message, Session } from '@pocketping/core';
+import type { Attachment, Message, OutboxRecord, Session } from '@pocketping/core';
 import { reviveDates, toJson } from './json-dates.js';
-import { encodeBridge } from './keys.js';
+import { encodeBridge, outboxLane } from './keys.js';
 
 /** Bridge maps are stored as one hash field per bridge, apart from the JSON fields. */
 const BRIDGE_MAPS = new Set(['bridgeThreads', 'bridgeMessageIds']);
@@ -76,4 +76,55 @@ export function pairsToHash(pairs: unknown): Record<string, string> {
   if (!Array.isArray(pairs)) return out;
   for (let i = 0; i + 1 < pairs.length; i += 2) out[String(pairs[i])] = String(pairs[i + 1]);
   return out;
+}
+
+/**
+ * The arguments of one outbox record for the add script: id lane sid seq status nextMs
+ * createdMs attempts data err owner untilMs (see outbox-lua.ts). The fixed fields travel as
+ * JSON in `data`; the ones the scripts read or change are plain values.
+ */
+export function encodeOutbox(r: OutboxRecord): string[] {
+  const data = toJson({
+    id: r.id,
+    bridge: r.bridge,
+    sessionId: r.sessionId,
+    seq: r.seq,
+    operation: r.operation,
+    createdAt: r.createdAt,
+  });
+  return [
+    r.id,
+    outboxLane(r.bridge, r.sessionId),
+    r.sessionId,
+    String(r.seq),
+    r.status,
+    String(r.nextAttemptAt.getTime()),
+    String(r.createdAt.getTime()),
+    String(r.attempts),
+    data,
+    r.lastError === undefined ? '' : `=${r.lastError}`,
+    r.leaseOwner ?? '',
+    r.leaseUntil ? String(r.leaseUntil.getTime()) : '',
+  ];
+}
+
+/** An outbox record from its hash, or null for an empty (missing) hash. */
+export function decodeOutbox(hash: Record<string, string>): OutboxRecord | null {
+  if (hash.data === undefined) return null;
+  const fixed = reviveDates(JSON.parse(hash.data)) as Pick<
+    OutboxRecord,
+    'id' | 'bridge' | 'sessionId' | 'seq' | 'operation' | 'createdAt'
+  >;
+  const record: OutboxRecord = {
+    ...fixed,
+    attempts: Number(hash.attempts),
+    status: hash.status === 'dead' ? 'dead' : 'pending',
+    nextAttemptAt: new Date(Number(hash.next)),
+  };
+  if (hash.err !== undefined) record.lastError = hash.err;
+  if (hash.owner !== undefined && hash.until !== undefined) {
+    record.leaseOwner = hash.owner;
+    record.leaseUntil = new Date(Number(hash.until));
+  }
+  return record;
 }

@@ -14,6 +14,16 @@
  * - `P thread:<bridge>:<threadId>`    session id
  * - `P bridgemsg:<bridge>:<platformId>` message id
  *
+ * Durable outbox (see outbox-lua.ts); a lane is named `<bridge>:<sessionId>`:
+ * - `P outbox:rec:<id>`          hash: lane, sid, seq, status, next, created, attempts, err,
+ *                                owner, until (instants in ms) and `data` (the fixed fields, JSON)
+ * - `P outbox:lane:<lane>`       sorted set of the lane's pending record ids by seq
+ * - `P outbox:lanes`             sorted set of lanes with pending records, by when their head
+ *                                can next be claimed (ms)
+ * - `P outbox:held:<owner>`      sorted set of the lanes an owner leases, by lease expiry
+ * - `P outbox:pending`, `P outbox:dead` sorted sets of record ids by createdAt
+ * - `P outbox:session:<sessionId>` set of the session's record ids (pending and dead)
+ *
  * Bridge names are URI-encoded inside keys and field names, so a `:` in a name stays unambiguous.
  */
 export class Keys {
@@ -54,9 +64,22 @@ export class Keys {
   bridgeMessage(bridge: string, platformMessageId: string): string {
     return `${this.prefix}bridgemsg:${encodeBridge(bridge)}:${platformMessageId}`;
   }
+
+  outboxRecord(id: string): string {
+    return `${this.prefix}outbox:rec:${id}`;
+  }
+
+  outboxByStatus(status: 'pending' | 'dead'): string {
+    return `${this.prefix}outbox:${status}`;
+  }
 }
 
 /** A bridge name as used inside keys and hash field names. */
 export function encodeBridge(bridge: string): string {
   return encodeURIComponent(bridge);
+}
+
+/** The name of an outbox lane (one bridge, one session) inside keys. */
+export function outboxLane(bridge: string, sessionId: string): string {
+  return `${encodeBridge(bridge)}:${sessionId}`;
 }

@@ -4,6 +4,8 @@ import type {
   Message,
   MessagePatch,
   MessageQuery,
+  OutboxClaim,
+  OutboxRecord,
   Session,
   SessionPatch,
   SessionQuery,
@@ -15,9 +17,11 @@ import { createClient } from './client.js';
 import {
   decodeAttachment,
   decodeMessage,
+  decodeOutbox,
   decodeSession,
   encodeBridgeMap,
   encodeFields,
+  encodeOutbox,
   encodePatch,
   pairsToHash,
 } from './codec.js';
@@ -43,6 +47,19 @@ function parseOptions(input: string | RedisStorageOptions | Redis): RedisStorage
 }
 
 const ms = (d: Date | undefined): string => (d ? String(d.getTime()) : '');
+
+/** Outbox records per add script, so one call never blocks Redis for long. */
+const OUTBOX_BATCH = 500;
+
+/** Claim order, like MemoryStorage: the longest-due head first. */
+function byDue(a: OutboxRecord, b: OutboxRecord): number {
+  return a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || a.seq - b.seq;
+}
+
+/** Listing order: oldest first, then by seq (and id, for a stable order). */
+function byCreated(a: OutboxRecord, b: OutboxRecord): number {
+  return a.createdAt.getTime() - b.createdAt.getTime() || a.seq - b.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
 
 /**
  * PocketPing storage on Redis. Every optional Storage method is implemented. Each session is
@@ -257,7 +274,10 @@ export class RedisStorage implements Storage {
     return out.sort((a, b) => b.lastActivity.getTime() - a.lastActivity.getTime() || (a.id < b.id ? -1 : 1));
   }
 
-  /** Deletes a session with its messages, attachments and bridge references (one script). */
+  /**
+   * Deletes a session with its messages, attachments, bridge references and outbox records (one
+   * script). Outbox records of the id go even when the session itself is already gone.
+   */
   async deleteSession(sessionId: string): Promise<boolean> {
     return (await this.run('deleteSession', 'deleteSession', [sessionId])) === 1;
   }
@@ -406,5 +426,97 @@ export class RedisStorage implements Storage {
   async updateAttachment(attachmentId: string, patch: AttachmentPatch): Promise<Attachment | null> {
     const result = await this.run('updateAttachment', 'patchAttachment', [attachmentId, ...encodePatch(patch)]);
     return result ? decodeAttachment(pairsToHash(result)) : null;
+  }
+
+  // ───────────────────────────── durable outbox ─────────────────────────────
+
+  /**
+   * Stores new outbox records (one script per 500 records). A record whose id is already
+   * stored is left as it is, so adding the same batch twice is harmless.
+   */
+  async outboxAdd(records: OutboxRecord[]): Promise<void> {
+    for (let start = 0; start < records.length; start += OUTBOX_BATCH) {
+      const batch = records.slice(start, start + OUTBOX_BATCH);
+      await this.run('outboxAdd', 'outboxAdd', [batch.length, ...batch.flatMap(encodeOutbox)]);
+    }
+  }
+
+  /**
+   * Leases up to `limit` due lane heads in one script (atomic: concurrent claimers, in this
+   * process or others, never get the same record or two records of one lane). Costs
+   * O(log lanes + limit), however many lanes wait in backoff (see outbox-lua.ts).
+   */
+  async outboxClaim(claim: OutboxClaim): Promise<OutboxRecord[]> {
+    const limit = Math.max(0, Math.floor(claim.limit));
+    if (limit === 0) return [];
+    // A lease of at least 1 ms moves each leased lane out of the claimable range.
+    const leaseMs = Math.max(1, Math.ceil(claim.leaseMs));
+    const now = claim.now.getTime();
+    const result = await this.run('outboxClaim', 'outboxClaim', [claim.owner, now, now + leaseMs, leaseMs, limit]);
+    const out: OutboxRecord[] = [];
+    for (const pairs of (result ?? []) as unknown[]) {
+      const record = decodeOutbox(pairsToHash(pairs));
+      if (record) out.push(record);
+    }
+    return out.sort(byDue);
+  }
+
+  /** Removes a delivered record (unknown ids are ignored). */
+  async outboxComplete(id: string): Promise<void> {
+    await this.run('outboxComplete', 'outboxComplete', [id]);
+  }
+
+  /** Records a failed attempt and releases the lease; `lastError` is kept when not given. */
+  async outboxReschedule(
+    id: string,
+    update: { attempts: number; nextAttemptAt: Date; lastError?: string; status: 'pending' | 'dead' },
+  ): Promise<void> {
+    await this.run('outboxReschedule', 'outboxReschedule', [
+      id,
+      update.attempts,
+      update.nextAttemptAt.getTime(),
+      update.status,
+      update.lastError === undefined ? '' : `=${update.lastError}`,
+    ]);
+  }
+
+  /** Records of one status, oldest first (by `createdAt`, then `seq`). */
+  async outboxList(query: { status: 'pending' | 'dead'; limit?: number }): Promise<OutboxRecord[]> {
+    const key = this.keys.outboxByStatus(query.status);
+    const limit = query.limit === undefined ? undefined : Math.max(0, Math.floor(query.limit));
+    if (limit === 0) return [];
+    let ids: string[];
+    if (limit === undefined) {
+      ids = await this.call('outboxList', () => this.client.zrange(key, 0, -1));
+    } else {
+      const withScores = await this.call('outboxList', () => this.client.zrange(key, 0, limit - 1, 'WITHSCORES'));
+      ids = withScores.filter((_, i) => i % 2 === 0);
+      if (ids.length === limit) {
+        // The index orders equal createdAt by id; fetch every record of the last instant so
+        // the ones with the lowest seq are kept.
+        const last = withScores[withScores.length - 1]!;
+        const ties = await this.call('outboxList', () => this.client.zrange(key, last, last, 'BYSCORE'));
+        ids = [...new Set([...ids, ...ties])];
+      }
+    }
+    const hashes = await this.hashes(
+      'outboxList',
+      ids.map((id) => this.keys.outboxRecord(id)),
+    );
+    const list: OutboxRecord[] = [];
+    for (const hash of hashes) {
+      const record = decodeOutbox(hash);
+      if (record && record.status === query.status) list.push(record);
+    }
+    list.sort(byCreated);
+    return limit === undefined ? list : list.slice(0, limit);
+  }
+
+  /**
+   * Puts a dead record back to pending: attempts 0, due now (this process' clock, like the
+   * claims), error and lease cleared. False when the id is unknown or the record is not dead.
+   */
+  async outboxRetry(id: string): Promise<boolean> {
+    return (await this.run('outboxRetry', 'outboxRetry', [id, Date.now()])) === 1;
   }
 }

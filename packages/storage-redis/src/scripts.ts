@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import {
+  OUTBOX_ADD,
+  OUTBOX_CLAIM,
+  OUTBOX_COMPLETE,
+  OUTBOX_FUNCTIONS,
+  OUTBOX_RESCHEDULE,
+  OUTBOX_RETRY,
+} from './outbox-lua.js';
 
 /**
  * Every write that touches several keys, or patches a record that must exist, is one Lua
@@ -264,7 +272,7 @@ if #ARGV >= 4 then redis.call('HSET', ak, unpack(ARGV, 4)) end
 return redis.call('HGETALL', ak)
 `;
 
-/** ARGV: P TTL sid. Returns 1 when the session existed. */
+/** ARGV: P TTL sid. Returns 1 when the session existed. Outbox records of the id go in any case. */
 const DELETE_SESSION = `
 local sid = ARGV[3]
 local sk = P .. 'session:' .. sid
@@ -293,6 +301,7 @@ redis.call('DEL', sk, P .. 'history:' .. sid, P .. 'changes:' .. sid, P .. 'atta
 redis.call('ZREM', P .. 'sessions', sid)
 redis.call('ZREM', P .. 'sessions:open', sid)
 redis.call('ZREM', P .. 'sessions:closed', sid)
+dropSessionOutbox(sid)
 return existed
 `;
 
@@ -319,6 +328,7 @@ export class LuaScript {
 }
 
 const script = (body: string) => new LuaScript(PRELUDE + body);
+const outboxScript = (body: string) => new LuaScript(PRELUDE + OUTBOX_FUNCTIONS + body);
 
 /** The storage's scripts. */
 export const SCRIPTS = {
@@ -330,5 +340,10 @@ export const SCRIPTS = {
   setBridgeMessage: script(SET_BRIDGE_MESSAGE),
   putAttachment: script(PUT_ATTACHMENT),
   patchAttachment: script(PATCH_ATTACHMENT),
-  deleteSession: script(DELETE_SESSION),
+  deleteSession: outboxScript(DELETE_SESSION),
+  outboxAdd: outboxScript(OUTBOX_ADD),
+  outboxClaim: outboxScript(OUTBOX_CLAIM),
+  outboxComplete: outboxScript(OUTBOX_COMPLETE),
+  outboxReschedule: outboxScript(OUTBOX_RESCHEDULE),
+  outboxRetry: outboxScript(OUTBOX_RETRY),
 };

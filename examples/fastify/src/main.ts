@@ -1,0 +1,33 @@
+import { start } from './app.js';
+
+// `pnpm start` entry: PORT and HOST from the environment, operator replies through the admin API.
+const server = await start({
+  port: Number(process.env.PORT ?? 3000),
+  host: process.env.HOST ?? '127.0.0.1',
+  ...(process.env.POCKETPING_API_KEY ? { apiKey: process.env.POCKETPING_API_KEY } : {}),
+  pocketping: {
+    welcomeMessage: 'Hi! Ask us anything.',
+    onMessage(message, session) {
+      if (message.sender === 'visitor') console.log(`[${session.id}] visitor: ${message.content}`);
+    },
+  },
+});
+
+console.log(`PocketPing (Fastify example) listening on ${server.url}
+  widget endpoint: ${server.url}/pocketping
+  reply as the operator:
+    curl -X POST ${server.url}/pocketping/admin/sessions/<sessionId>/messages \\
+      -H 'authorization: Bearer ${server.apiKey}' -H 'content-type: application/json' \\
+      -d '{"content":"Hello from the operator"}'`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  });
+}
