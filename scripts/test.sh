@@ -19,8 +19,11 @@ set +a
 
 # Some tests run the built CLI and packages as a user would; build first (skip with PP_SKIP_BUILD=1).
 if [ -z "${PP_SKIP_BUILD:-}" ]; then
-  pnpm -r --filter './packages/*' build >/dev/null || { echo "[test] the build failed; run pnpm build to see why" >&2; exit 1; }
+  pnpm -r --filter './packages/*' --filter ./examples/bridge-console build >/dev/null || { echo "[test] the build failed; run pnpm build to see why" >&2; exit 1; }
 fi
+
+# One lint and format setup for the whole repository (Biome); a finding fails the run.
+npx biome check . >/dev/null 2>&1 || { echo "[test] lint or format findings: run npx biome check . to see them" >&2; npx biome check . 2>&1 | tail -20; exit 1; }
 
 mkdir -p .test-results
 rm -f .test-results/results.json

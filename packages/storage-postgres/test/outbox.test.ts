@@ -51,7 +51,12 @@ describe.skipIf(pgService.skip)('PostgresStorage durable outbox', () => {
     const createdAt = new Date('2026-03-01T10:00:00.000Z');
     const r = record('telegram', 'ses_restart', {
       createdAt,
-      operation: { type: 'edit', messageId: 'msg_1', content: 'héllo 🎉', nested: { list: [1, 'two', null], flag: true } },
+      operation: {
+        type: 'edit',
+        messageId: 'msg_1',
+        content: 'héllo 🎉',
+        nested: { list: [1, 'two', null], flag: true },
+      },
     });
     const behind = record('telegram', 'ses_restart');
     await first.outboxAdd([r, behind]);
@@ -59,7 +64,12 @@ describe.skipIf(pgService.skip)('PostgresStorage durable outbox', () => {
 
     const second = await open(schema);
     expect((await second.outboxList({ status: 'pending' })).map((p) => p.id)).toEqual([r.id, behind.id]);
-    const [claimed, ...rest] = await second.outboxClaim({ owner: 'after-restart', now: new Date(), ...lease, limit: 10 });
+    const [claimed, ...rest] = await second.outboxClaim({
+      owner: 'after-restart',
+      now: new Date(),
+      ...lease,
+      limit: 10,
+    });
     expect(rest).toEqual([]);
     expect(claimed).toMatchObject({ ...r, leaseOwner: 'after-restart' });
     expect(claimed!.createdAt).toEqual(createdAt);
@@ -121,7 +131,9 @@ describe.skipIf(pgService.skip)('PostgresStorage durable outbox', () => {
     await instances[0]!.outboxAdd(records);
     const now = new Date();
     const results = await Promise.all(
-      instances.flatMap((s, i) => [0, 1, 2].map((j) => s.outboxClaim({ owner: `w${i}-${j}`, now, ...lease, limit: 10 }))),
+      instances.flatMap((s, i) =>
+        [0, 1, 2].map((j) => s.outboxClaim({ owner: `w${i}-${j}`, now, ...lease, limit: 10 })),
+      ),
     );
     const all = results.flat();
     expect(new Set(all.map((r) => r.id)).size).toBe(all.length);
@@ -135,7 +147,9 @@ describe.skipIf(pgService.skip)('PostgresStorage durable outbox', () => {
     const lanes = Array.from({ length: 20 }, () => generateId('ses'));
     const records = lanes.flatMap((lane) => Array.from({ length: 4 }, () => record('discord', lane)));
     await instances[0]!.outboxAdd(records);
-    const expectedOrder = new Map(lanes.map((lane) => [lane, records.filter((r) => r.sessionId === lane).map((r) => r.id)]));
+    const expectedOrder = new Map(
+      lanes.map((lane) => [lane, records.filter((r) => r.sessionId === lane).map((r) => r.id)]),
+    );
 
     const delivered = new Map<string, string[]>();
     const inFlight = new Set<string>();
@@ -159,7 +173,12 @@ describe.skipIf(pgService.skip)('PostgresStorage durable outbox', () => {
             // Every third record fails its first attempt and goes back to the head of its lane.
             if (r.seq % 3 === 0 && !failedOnce.has(r.id)) {
               failedOnce.add(r.id);
-              await s.outboxReschedule(r.id, { attempts: 1, nextAttemptAt: new Date(0), lastError: 'flaky', status: 'pending' });
+              await s.outboxReschedule(r.id, {
+                attempts: 1,
+                nextAttemptAt: new Date(0),
+                lastError: 'flaky',
+                status: 'pending',
+              });
               return;
             }
             delivered.set(r.sessionId, [...(delivered.get(r.sessionId) ?? []), r.id]);
@@ -180,7 +199,9 @@ describe.skipIf(pgService.skip)('PostgresStorage durable outbox', () => {
   it('a claim finds the due lanes among thousands of lanes in backoff', async () => {
     const s = await open(newSchema());
     const later = new Date(Date.now() + 3_600_000);
-    const waiting = Array.from({ length: 3000 }, (_, i) => record('telegram', `ses_wait_${i}`, { nextAttemptAt: later }));
+    const waiting = Array.from({ length: 3000 }, (_, i) =>
+      record('telegram', `ses_wait_${i}`, { nextAttemptAt: later }),
+    );
     const due = Array.from({ length: 5 }, (_, i) => record('telegram', `ses_due_${i}`));
     await s.outboxAdd([...waiting, ...due]);
     const claimed = await s.outboxClaim({ owner: 'w', now: new Date(), ...lease, limit: 10 });

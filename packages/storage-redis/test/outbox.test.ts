@@ -52,7 +52,12 @@ describe.skipIf(redisService.skip)('RedisStorage durable outbox', () => {
     const createdAt = new Date('2026-03-01T10:00:00.000Z');
     const r = record('telegram', 'ses_restart', {
       createdAt,
-      operation: { type: 'edit', messageId: 'msg_1', content: 'héllo 🎉', nested: { list: [1, 'two', null], flag: true } },
+      operation: {
+        type: 'edit',
+        messageId: 'msg_1',
+        content: 'héllo 🎉',
+        nested: { list: [1, 'two', null], flag: true },
+      },
     });
     const behind = record('telegram', 'ses_restart');
     await first.outboxAdd([r, behind]);
@@ -60,7 +65,12 @@ describe.skipIf(redisService.skip)('RedisStorage durable outbox', () => {
 
     const second = await open(keyPrefix);
     expect((await second.outboxList({ status: 'pending' })).map((p) => p.id)).toEqual([r.id, behind.id]);
-    const [claimed, ...rest] = await second.outboxClaim({ owner: 'after-restart', now: new Date(), ...lease, limit: 10 });
+    const [claimed, ...rest] = await second.outboxClaim({
+      owner: 'after-restart',
+      now: new Date(),
+      ...lease,
+      limit: 10,
+    });
     expect(rest).toEqual([]);
     expect(claimed).toMatchObject({ ...r, leaseOwner: 'after-restart' });
     expect(claimed!.createdAt).toEqual(createdAt);
@@ -122,7 +132,9 @@ describe.skipIf(redisService.skip)('RedisStorage durable outbox', () => {
     await instances[0]!.outboxAdd(records);
     const now = new Date();
     const results = await Promise.all(
-      instances.flatMap((s, i) => [0, 1, 2].map((j) => s.outboxClaim({ owner: `w${i}-${j}`, now, ...lease, limit: 10 }))),
+      instances.flatMap((s, i) =>
+        [0, 1, 2].map((j) => s.outboxClaim({ owner: `w${i}-${j}`, now, ...lease, limit: 10 })),
+      ),
     );
     const all = results.flat();
     expect(new Set(all.map((r) => r.id)).size).toBe(all.length);
@@ -136,7 +148,9 @@ describe.skipIf(redisService.skip)('RedisStorage durable outbox', () => {
     const lanes = Array.from({ length: 20 }, () => generateId('ses'));
     const records = lanes.flatMap((lane) => Array.from({ length: 4 }, () => record('discord', lane)));
     await instances[0]!.outboxAdd(records);
-    const expectedOrder = new Map(lanes.map((lane) => [lane, records.filter((r) => r.sessionId === lane).map((r) => r.id)]));
+    const expectedOrder = new Map(
+      lanes.map((lane) => [lane, records.filter((r) => r.sessionId === lane).map((r) => r.id)]),
+    );
 
     const delivered = new Map<string, string[]>();
     const inFlight = new Set<string>();
@@ -160,7 +174,12 @@ describe.skipIf(redisService.skip)('RedisStorage durable outbox', () => {
             // Every third record fails its first attempt and goes back to the head of its lane.
             if (r.seq % 3 === 0 && !failedOnce.has(r.id)) {
               failedOnce.add(r.id);
-              await s.outboxReschedule(r.id, { attempts: 1, nextAttemptAt: new Date(0), lastError: 'flaky', status: 'pending' });
+              await s.outboxReschedule(r.id, {
+                attempts: 1,
+                nextAttemptAt: new Date(0),
+                lastError: 'flaky',
+                status: 'pending',
+              });
               return;
             }
             delivered.set(r.sessionId, [...(delivered.get(r.sessionId) ?? []), r.id]);
@@ -178,13 +197,18 @@ describe.skipIf(redisService.skip)('RedisStorage durable outbox', () => {
     expect(await instances[1]!.outboxList({ status: 'pending' })).toEqual([]);
   });
 
-  it("deleteSession leaves no outbox key of the session behind", async () => {
+  it('deleteSession leaves no outbox key of the session behind', async () => {
     const keyPrefix = newPrefix();
     const s = await open(keyPrefix);
     const gone = makeSession();
     await s.createSession(gone);
     const kept = record('telegram', 'ses_kept');
-    await s.outboxAdd([record('telegram', gone.id), record('slack:eu', gone.id), record('telegram', gone.id, { status: 'dead' }), kept]);
+    await s.outboxAdd([
+      record('telegram', gone.id),
+      record('slack:eu', gone.id),
+      record('telegram', gone.id, { status: 'dead' }),
+      kept,
+    ]);
     await s.outboxClaim({ owner: 'w', now: new Date(), ...lease, limit: 10 });
     await s.deleteSession(gone.id);
     const keys = await keysUnder(`${keyPrefix}outbox:`);
@@ -209,7 +233,9 @@ describe.skipIf(redisService.skip)('RedisStorage durable outbox', () => {
   it('a claim finds the due lanes among thousands of lanes in backoff', async () => {
     const s = await open(newPrefix());
     const later = new Date(Date.now() + 3_600_000);
-    const waiting = Array.from({ length: 3000 }, (_, i) => record('telegram', `ses_wait_${i}`, { nextAttemptAt: later }));
+    const waiting = Array.from({ length: 3000 }, (_, i) =>
+      record('telegram', `ses_wait_${i}`, { nextAttemptAt: later }),
+    );
     const due = Array.from({ length: 5 }, (_, i) => record('telegram', `ses_due_${i}`));
     await s.outboxAdd([...waiting, ...due]);
     const claimed = await s.outboxClaim({ owner: 'w', now: new Date(), ...lease, limit: 10 });
@@ -244,6 +270,13 @@ describe.skipIf(redisService.skip)('RedisStorage durable outbox', () => {
     const first = record('telegram', 'ses_list_0', { id: 'dlv_9', createdAt: new Date(t0.getTime() - 1) });
     await s.outboxAdd([...records, first]);
     expect((await s.outboxList({ status: 'pending', limit: 3 })).map((r) => r.id)).toEqual(['dlv_9', 'dlv_5', 'dlv_4']);
-    expect((await s.outboxList({ status: 'pending' })).map((r) => r.id)).toEqual(['dlv_9', 'dlv_5', 'dlv_4', 'dlv_3', 'dlv_2', 'dlv_1']);
+    expect((await s.outboxList({ status: 'pending' })).map((r) => r.id)).toEqual([
+      'dlv_9',
+      'dlv_5',
+      'dlv_4',
+      'dlv_3',
+      'dlv_2',
+      'dlv_1',
+    ]);
   });
 });

@@ -80,7 +80,9 @@ export function outboxTests(options: StorageConformanceOptions): void {
       expect((await s.outboxClaim({ owner: 'a', now, leaseMs: 10_000, limit: 5 })).map((x) => x.id)).toEqual([r.id]);
       expect(await s.outboxClaim({ owner: 'b', now, leaseMs: 10_000, limit: 5 })).toEqual([]);
       const later = new Date(now.getTime() + 11_000);
-      expect((await s.outboxClaim({ owner: 'b', now: later, leaseMs: 10_000, limit: 5 })).map((x) => x.id)).toEqual([r.id]);
+      expect((await s.outboxClaim({ owner: 'b', now: later, leaseMs: 10_000, limit: 5 })).map((x) => x.id)).toEqual([
+        r.id,
+      ]);
     });
 
     it('a rescheduled record waits for its time and keeps its attempts and error', async (ctx) => {
@@ -90,9 +92,19 @@ export function outboxTests(options: StorageConformanceOptions): void {
       await s.outboxAdd([r]);
       await s.outboxClaim({ owner: 'w', now: new Date(), leaseMs: 30_000, limit: 1 });
       const next = new Date(Date.now() + 60_000);
-      await s.outboxReschedule(r.id, { attempts: 3, nextAttemptAt: next, lastError: '429 Too Many Requests', status: 'pending' });
+      await s.outboxReschedule(r.id, {
+        attempts: 3,
+        nextAttemptAt: next,
+        lastError: '429 Too Many Requests',
+        status: 'pending',
+      });
       expect(await s.outboxClaim({ owner: 'w', now: new Date(), leaseMs: 30_000, limit: 5 })).toEqual([]);
-      const [again] = await s.outboxClaim({ owner: 'other', now: new Date(next.getTime() + 1), leaseMs: 30_000, limit: 5 });
+      const [again] = await s.outboxClaim({
+        owner: 'other',
+        now: new Date(next.getTime() + 1),
+        leaseMs: 30_000,
+        limit: 5,
+      });
       expect(again).toMatchObject({ id: r.id, attempts: 3, lastError: '429 Too Many Requests', status: 'pending' });
     });
 
@@ -104,11 +116,18 @@ export function outboxTests(options: StorageConformanceOptions): void {
       const r2 = record('telegram', session);
       await s.outboxAdd([r1, r2]);
       await s.outboxClaim({ owner: 'w', now: new Date(), leaseMs: 30_000, limit: 1 });
-      await s.outboxReschedule(r1.id, { attempts: 12, nextAttemptAt: new Date(), lastError: 'gave up', status: 'dead' });
+      await s.outboxReschedule(r1.id, {
+        attempts: 12,
+        nextAttemptAt: new Date(),
+        lastError: 'gave up',
+        status: 'dead',
+      });
       const [next] = await s.outboxClaim({ owner: 'w', now: new Date(), leaseMs: 30_000, limit: 5 });
       expect(next?.id).toBe(r2.id);
       const dead = await s.outboxList({ status: 'dead', limit: 100 });
-      expect(dead.filter((d) => d.id === r1.id)).toEqual([expect.objectContaining({ id: r1.id, lastError: 'gave up', attempts: 12 })]);
+      expect(dead.filter((d) => d.id === r1.id)).toEqual([
+        expect.objectContaining({ id: r1.id, lastError: 'gave up', attempts: 12 }),
+      ]);
       expect(await s.outboxRetry(r1.id)).toBe(true);
       expect(await s.outboxRetry(r1.id)).toBe(false);
       expect(await s.outboxRetry('dlv_unknown0000000000000000')).toBe(false);
