@@ -22,15 +22,23 @@ export function isUrlSafeId(id: string): boolean {
   return /^[A-Za-z0-9_-]{1,128}$/.test(id);
 }
 
-let lastNow = 0;
+const lastByKey = new Map<string, number>();
 
 /**
- * Current time, strictly increasing within this process (at least 1 ms after the previous
- * call). Messages created in the same millisecond then still have a stable, meaningful order,
- * and the widget's `after` cursor (millisecond precision) never lands between two of them.
+ * Current time, strictly increasing per key (a session id): at least 1 ms after the previous
+ * call with the same key. Two changes in one session never share a millisecond, so their order
+ * is meaningful and the widget's millisecond `after` cursor never lands between them, while
+ * busy servers do not drift ahead of the real clock (only one session's own burst could, and
+ * rate limits keep those small).
  */
-export function monotonicNow(): Date {
+export function monotonicNow(key = ''): Date {
   const now = Date.now();
-  lastNow = now > lastNow ? now : lastNow + 1;
-  return new Date(lastNow);
+  const last = lastByKey.get(key) ?? 0;
+  const next = now > last ? now : last + 1;
+  if (lastByKey.size >= 50_000) {
+    // Entries older than the current millisecond no longer constrain anything.
+    for (const [k, v] of lastByKey) if (v < now) lastByKey.delete(k);
+  }
+  lastByKey.set(key, next);
+  return new Date(next);
 }

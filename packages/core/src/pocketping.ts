@@ -739,7 +739,7 @@ export class PocketPing {
       // leaves the widget dead until reload.
       identity = await this.verifyIdentity(req.identity).catch(() => undefined);
     }
-    const now = monotonicNow();
+    const now = new Date();
 
     let session: Session | null = null;
     if (req.sessionId && isUrlSafeId(req.sessionId)) {
@@ -902,7 +902,7 @@ export class PocketPing {
       // An unknown id (e.g. a leaked optimistic temp- id) is dropped rather than failing the send.
       if (ref) replyTo = ref.id;
     }
-    const now = monotonicNow();
+    const now = monotonicNow(session.id);
     const id = input.id ?? generateId('msg');
     const message: Message = {
       id,
@@ -1022,7 +1022,7 @@ export class PocketPing {
   async handleRead(input: unknown): Promise<{ updated: number }> {
     const req = parseInput(ReadRequestSchema, input, '/read request');
     const session = await this.requireSession(req.sessionId);
-    const now = monotonicNow();
+    const now = monotonicNow(session.id);
     const changed: string[] = [];
     for (const messageId of new Set(req.messageIds)) {
       if (!isUrlSafeId(messageId)) continue;
@@ -1109,7 +1109,7 @@ export class PocketPing {
     content: string,
     sourceBridge: string | undefined,
   ): Promise<Message> {
-    const now = monotonicNow();
+    const now = monotonicNow(session.id);
     const edited = (await this.storageAccess.updateMessage(session.id, message.id, {
       content,
       editedAt: now,
@@ -1129,7 +1129,7 @@ export class PocketPing {
   }
 
   private async applyDelete(session: Session, message: Message, sourceBridge: string | undefined): Promise<Message> {
-    const now = monotonicNow();
+    const now = monotonicNow(session.id);
     const deleted = (await this.storageAccess.updateMessage(session.id, message.id, {
       deletedAt: now,
       updatedAt: now,
@@ -1551,7 +1551,7 @@ export class PocketPing {
       if (ref) replyTo = ref.id;
     }
     const sender = options.type === 'ai' ? 'ai' : 'operator';
-    const now = monotonicNow();
+    const now = monotonicNow(session.id);
     const id = generateId('msg');
     const message: Message = {
       id,
@@ -1665,7 +1665,7 @@ export class PocketPing {
           (m): m is Message => m !== null,
         )
       : await this.storageAccess.getMessages(session.id, { limit: this.settings.historyLimit });
-    const now = monotonicNow();
+    const now = monotonicNow(session.id);
     const changed: string[] = [];
     for (const m of list) {
       if (m.sender !== 'visitor' || m.status === 'read' || m.deletedAt) continue;
@@ -1836,7 +1836,7 @@ export class PocketPing {
       if (identityChanged) await this.afterIdentityChange(updated, input.identity!);
       return { session: updated, created: false };
     }
-    const now = monotonicNow();
+    const now = monotonicNow(input.id);
     const session: Session = {
       id: input.id,
       visitorId: input.visitorId,
@@ -2011,7 +2011,7 @@ export class PocketPing {
   private async markDelivered(sessionId: string, messageId: string): Promise<void> {
     const m = await this.storageAccess.getMessage(sessionId, messageId);
     if (m?.status !== 'sent') return;
-    const now = monotonicNow();
+    const now = monotonicNow(sessionId);
     await this.storageAccess.updateMessage(sessionId, messageId, {
       status: 'delivered',
       deliveredAt: now,
