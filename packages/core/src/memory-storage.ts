@@ -213,7 +213,7 @@ export class MemoryStorage implements Storage {
   }
 
   async outboxAdd(records: OutboxRecord[]): Promise<void> {
-    for (const r of records) this.outbox.set(r.id, clone(r));
+    for (const r of records) if (!this.outbox.has(r.id)) this.outbox.set(r.id, clone(r));
   }
 
   async outboxClaim(claim: OutboxClaim): Promise<OutboxRecord[]> {

@@ -600,12 +600,14 @@ export class PocketPing {
    * Frames to send when a stream opens: messages created or changed after `after` (SSE passes
    * the widget's cursor), then any pending CSAT request and undelivered screenshot requests.
    */
-  async streamReplay(sessionId: string, options: { after?: Date } = {}): Promise<OutgoingFrame[]> {
+  async streamReplay(sessionId: string, options: { after?: Date; recentMs?: number } = {}): Promise<OutgoingFrame[]> {
     const session = await this.storageAccess.getSession(sessionId);
     if (!session) return [];
     const frames: OutgoingFrame[] = [];
-    if (options.after) {
-      const after = this.effectiveAfter(options.after);
+    if (options.after || options.recentMs) {
+      // WebSockets carry no cursor: replaying what changed recently fills the gap a reconnect
+      // left (the widget merges by id, so repeats are harmless).
+      const after = options.after ? this.effectiveAfter(options.after) : new Date(Date.now() - options.recentMs!);
       const messages = await this.storageAccess.getMessages(sessionId, { after, limit: this.settings.historyLimit });
       for (const m of await this.toWireMessages(messages)) frames.push(toFrame({ type: 'message', data: m }));
     }

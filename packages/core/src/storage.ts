@@ -131,7 +131,7 @@ export interface Storage {
   getSessionByVisitorId?(visitorId: string): Promise<Session | null | undefined>;
   /** Sessions by most recent activity first. */
   listSessions?(query?: SessionQuery): Promise<Session[]>;
-  /** Deletes a session with its messages, attachments and bridge references. */
+  /** Deletes a session with its messages, attachments, bridge references and outbox records. */
   deleteSession?(sessionId: string): Promise<boolean>;
   /** Deletes sessions whose last activity is older than `olderThan`; returns how many. */
   cleanupOldSessions?(olderThan: Date): Promise<number>;
@@ -159,7 +159,8 @@ export interface Storage {
 
   /**
    * Durable outbox (all six together, or none): bridge deliveries survive restarts and are
-   * shared by every instance. Stores new records (`status: pending`).
+   * shared by every instance. Stores new records (`status: pending`); ids already stored are left
+   * unchanged, so a repeated add is harmless.
    */
   outboxAdd?(records: OutboxRecord[]): Promise<void>;
   /**

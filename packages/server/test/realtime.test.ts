@@ -286,3 +286,18 @@ describe('polling', () => {
     expect(messages.map((x) => x.id)).toContain(m.messageId);
   });
 });
+
+describe('WebSocket reconnect', () => {
+  it('a socket that reconnects gets the messages it missed in between', async () => {
+    s = await startServer();
+    const sessionId = await connect(s);
+    const first = await openWs(s, sessionId);
+    first.close();
+    await first.closed;
+    const missed = await s.pp.sendMessage(sessionId, { content: 'sent while you were away' });
+    const again = await openWs(s, sessionId);
+    const frame = await again.waitFor((f) => f.type === 'message' && f.data.id === missed.id);
+    expect(frame.data.content).toBe('sent while you were away');
+    again.close();
+  });
+});

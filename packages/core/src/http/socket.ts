@@ -72,7 +72,8 @@ export function attachWidgetSocket(
         }
         socket.send(frame.json);
       });
-      for (const frame of await pp.streamReplay(sessionId)) if (socket.readyState === OPEN) socket.send(frame.json);
+      for (const frame of await pp.streamReplay(sessionId, { recentMs: 120_000 }))
+        if (socket.readyState === OPEN) socket.send(frame.json);
       ready = true;
       for (const text of pending.splice(0)) handleText(text);
     })
