@@ -15,13 +15,17 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+async function until(
+  check: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string | (() => string),
+): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
 }
 
 /** Drives the worker process: one JSON command per line, one JSON answer per line. */
@@ -90,9 +94,13 @@ describe.skipIf(Boolean(pgService.skip))('fault injection: nothing lost, nothing
     for (let n = 0; n < 10; n++)
       for (const [i, s] of sessions.entries()) await a.send({ op: 'send', sessionId: s, content: `s${i} m${n}` });
 
-    const posted = () =>
-      fake.messages.filter((m) => /^s\d m\d+$/.test(String((m as { text?: string }).text ?? ''))).length;
-    await until(() => posted() >= 8, 20_000, 'the first deliveries');
+    const posted = () => fake.messages.filter((m) => /^s\d m\d+$/.test(m.visible)).length;
+    await until(
+      () => posted() >= 8,
+      20_000,
+      () =>
+        `the first deliveries (posted: ${JSON.stringify(fake.messages.slice(-5).map((m) => m.visible))} calls: ${fake.calls.map((c) => c.method).join(',')})`,
+    );
     // Crash while a delivery is in flight: hold every new post, let finished ones settle, kill -9.
     for (const method of ['sendMessage', 'createForumTopic', 'sendChatAction']) fake.faultNext(method, 'hang', 1000);
     await new Promise((r) => setTimeout(r, 500));
@@ -128,7 +136,7 @@ describe.skipIf(Boolean(pgService.skip))('fault injection: nothing lost, nothing
       const topic = session!.bridgeThreads!.telegram!;
       const texts = fake
         .topicMessages(topic)
-        .map((m) => String((m as { text?: string }).text ?? ''))
+        .map((m) => m.visible)
         .filter((t) => /^s\d m\d+$/.test(t));
       expect(texts).toEqual(Array.from({ length: 10 }, (_, n) => `s${i} m${n}`));
       const stored = await pp.getMessages(sessionId);
