@@ -4,6 +4,7 @@ import { bridgeIdTests } from './storage/bridge-ids.js';
 import { concurrencyTests } from './storage/concurrency.js';
 import { editDeleteTests } from './storage/edit-delete.js';
 import { messageTests } from './storage/messages.js';
+import { leaseTests } from './storage/leases.js';
 import { outboxTests } from './storage/outbox.js';
 import { paginationTests } from './storage/pagination.js';
 import { sessionTests } from './storage/sessions.js';
@@ -34,6 +35,7 @@ export function storageConformance(options: StorageConformanceOptions): void {
     attachmentTests(options);
     concurrencyTests(options);
     outboxTests(options);
+    leaseTests(options);
     throughPocketPingTests(options);
   });
 }

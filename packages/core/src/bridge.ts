@@ -1,4 +1,5 @@
 import type { Attachment, CustomEvent, Message, Session } from './models.js';
+import type { SingletonJob, SingletonOptions } from './leases.js';
 import type { Logger } from './logger.js';
 
 /** What a bridge reports after posting something on its platform. */
@@ -113,6 +114,12 @@ export interface BridgeContext {
   closeSession(sessionId: string): Promise<void>;
   /** Saves a downloaded file into the attachment store and returns a ready attachment. */
   storeFile(sessionId: string, file: IncomingFile): Promise<Attachment>;
+  /**
+   * Runs `job` on exactly one of the instances sharing the storage (e.g. Telegram long polling,
+   * the Discord Gateway): `start` when this instance gains the lease, `stop` when it loses it or
+   * PocketPing closes. With a single instance, `start` runs right away.
+   */
+  singleton(name: string, job: SingletonJob, options?: SingletonOptions): { readonly isLeader: boolean };
   /**
    * True the first time `key` is seen (within a retention window), false after: apply each
    * inbound update once even when the platform delivers it twice.

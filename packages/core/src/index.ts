@@ -25,3 +25,4 @@ export * from './outgoing-webhooks.js';
 export * from './remote-bridge.js';
 export * from './outbox-queue.js';
 export * from './security.js';
+export * from './leases.js';

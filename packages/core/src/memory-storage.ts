@@ -40,6 +40,7 @@ export class MemoryStorage implements Storage {
   private readonly bridgeMessages = new Map<string, string>();
   private readonly attachments = new Map<string, Attachment>();
   private readonly outbox = new Map<string, OutboxRecord>();
+  private readonly leases = new Map<string, { owner: string; until: number }>();
 
   async createSession(session: Session): Promise<void> {
     const copy = clone(session);
@@ -272,6 +273,18 @@ export class MemoryStorage implements Storage {
     r.nextAttemptAt = new Date();
     delete r.lastError;
     return true;
+  }
+
+  async leaseAcquire(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const held = this.leases.get(name);
+    if (held && held.owner !== owner && held.until > now) return false;
+    this.leases.set(name, { owner, until: now + ttlMs });
+    return true;
+  }
+
+  async leaseRelease(name: string, owner: string): Promise<void> {
+    if (this.leases.get(name)?.owner === owner) this.leases.delete(name);
   }
 
   async ping(): Promise<boolean> {

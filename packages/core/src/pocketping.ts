@@ -64,6 +64,7 @@ import { OUTBOX_METHODS, type MessageQuery, type SessionQuery, type Storage } fr
 import { StorageDeliveryQueue } from './outbox-queue.js';
 import { StorageAccess } from './storage-access.js';
 import { OutgoingWebhookSchema, OutgoingWebhooks } from './outgoing-webhooks.js';
+import { LeaseKeeper, type SingletonJob, type SingletonOptions } from './leases.js';
 import { RemoteBridge } from './remote-bridge.js';
 import { identityHash, ipMatchesAny, isBot, matchesAnyPattern } from './security.js';
 import { parseUserAgent } from './user-agent.js';
@@ -181,6 +182,7 @@ export class PocketPing {
   private readonly seenDeliveries = new Map<string, number>();
   private readonly openStreams = new Set<() => void>();
   private retentionTimer?: ReturnType<typeof setInterval>;
+  private readonly singletons: LeaseKeeper[] = [];
   private readonly webhooks?: OutgoingWebhooks;
 
   constructor(options: PocketPingOptions = {}) {
@@ -336,11 +338,33 @@ export class PocketPing {
           code: 'CONFIG_INVALID',
         });
       }
-      this.retentionTimer = setInterval(() => {
-        this.runRetention().catch((err) => this.logger.warn({ err }, 'retention run failed'));
-      }, this.settings.retentionIntervalMs);
-      this.retentionTimer.unref?.();
+      // One instance runs retention; the others stand by.
+      this.singleton('pocketping:retention', {
+        start: () => {
+          this.retentionTimer = setInterval(() => {
+            this.runRetention().catch((err) => this.logger.warn({ err }, 'retention run failed'));
+          }, this.settings.retentionIntervalMs);
+          this.retentionTimer.unref?.();
+        },
+        stop: () => {
+          if (this.retentionTimer) clearInterval(this.retentionTimer);
+          this.retentionTimer = undefined;
+        },
+      });
     }
+    for (const keeper of this.singletons) keeper.start();
+  }
+
+  /**
+   * Runs `job` on exactly one of the instances that share this storage (a renewed lease named
+   * `name`); another instance takes over within about `ttlMs` when the holder dies. Returns the
+   * keeper; PocketPing stops it on close.
+   */
+  singleton(name: string, job: SingletonJob, options: SingletonOptions = {}): LeaseKeeper {
+    const keeper = new LeaseKeeper(this.storageAccess.storage, name, this.instanceId, job, this.logger, options.ttlMs);
+    this.singletons.push(keeper);
+    if (this.initialized && !this.closed) keeper.start();
+    return keeper;
   }
 
   /**
@@ -412,6 +436,7 @@ export class PocketPing {
     if (this.closed) return;
     this.closed = true;
     this.closeStreams();
+    for (const keeper of this.singletons) await keeper.close();
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     for (const t of this.operatorTypingTimers.values()) clearTimeout(t);
     for (const t of this.typingState.values()) if (t.stopTimer) clearTimeout(t.stopTimer);
@@ -2045,6 +2070,12 @@ export class PocketPing {
       setThread: (sessionId, threadId) => this.storageAccess.setBridgeThread(sessionId, name, threadId),
       findMessageByPlatformId: (pid) => this.storageAccess.findMessageByBridgeId(name, pid),
       operatorMessage: async (input: OperatorMessageInput) => {
+        if (input.platformMessageId) {
+          // The same platform message applied twice (a redelivered update, another instance
+          // that polled it too) stays one message.
+          const existing = await this.storageAccess.findMessageByBridgeId(name, input.platformMessageId);
+          if (existing && existing.sessionId === input.sessionId) return existing;
+        }
         let replyTo: string | undefined;
         if (input.replyToPlatformMessageId) {
           const ref = await this.storageAccess.findMessageByBridgeId(name, input.replyToPlatformMessageId);
@@ -2080,6 +2111,7 @@ export class PocketPing {
         await this.closeSession(sessionId);
       },
       storeFile: (sessionId, file) => this.storeFile(sessionId, file, name),
+      singleton: (jobName, job, options) => this.singleton(`bridge:${name}:${jobName}`, job, options),
       firstDelivery: async (key) => this.firstDelivery(`${name}\u0000${key}`),
     };
   }

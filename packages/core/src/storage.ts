@@ -180,6 +180,16 @@ export interface Storage {
   outboxList?(query: { status: 'pending' | 'dead'; limit?: number }): Promise<OutboxRecord[]>;
   /** Puts a dead record back to pending (attempts reset, due now); false when unknown or not dead. */
   outboxRetry?(id: string): Promise<boolean>;
+
+  /**
+   * Leases for jobs that must run on exactly one instance (Telegram long polling, the Discord
+   * Gateway, retention). Takes the lease `name` for `owner` until `now + ttlMs` when it is free,
+   * expired, or already held by `owner` (a renewal); true when `owner` holds it afterwards.
+   * Atomic across processes. Both lease methods together, or none.
+   */
+  leaseAcquire?(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `owner` holds it. */
+  leaseRelease?(name: string, owner: string): Promise<void>;
 }
 
 /** Names of the optional Storage methods, for capability reports. */

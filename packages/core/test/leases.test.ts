@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStorage, PocketPing, silentLogger } from '../src/index.js';
+
+async function until(check: () => boolean, ms = 3000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('timed out');
+}
+
+describe('singleton jobs', () => {
+  it('run on exactly one instance and move to another when the holder stops', async () => {
+    const storage = new MemoryStorage();
+    const running = new Set<string>();
+    const make = async (id: string) => {
+      const pp = new PocketPing({ storage, logger: silentLogger, instanceId: id });
+      pp.singleton(
+        'poller',
+        { start: () => void running.add(id), stop: () => void running.delete(id) },
+        { ttlMs: 300 },
+      );
+      await pp.init();
+      return pp;
+    };
+    const a = await make('a');
+    const b = await make('b');
+    await until(() => running.size === 1);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(running.size).toBe(1);
+    const leader = running.has('a') ? a : b;
+    const other = leader === a ? 'b' : 'a';
+    await leader.close();
+    await until(() => running.has(other) && running.size === 1);
+    await (leader === a ? b : a).close();
+    expect(running.size).toBe(0);
+  });
+
+  it('the same platform message applied twice stays one message', async () => {
+    const pp = new PocketPing({ logger: silentLogger });
+    const { MemoryBridge } = await import('../src/index.js');
+    const bridge = new MemoryBridge();
+    await pp.addBridge(bridge);
+    await pp.init();
+    const c = await pp.handleConnect({ visitorId: 'v', sessionId: null });
+    await pp.handleMessage({ sessionId: c.sessionId, content: 'hi', attachmentIds: [] });
+    await pp.flushDeliveries();
+    const ctx = (bridge as unknown as { ctx: { operatorMessage: (i: object) => Promise<{ id: string }> } }).ctx;
+    const first = await ctx.operatorMessage({ sessionId: c.sessionId, content: 'hello', platformMessageId: 'tg-77' });
+    const again = await ctx.operatorMessage({ sessionId: c.sessionId, content: 'hello', platformMessageId: 'tg-77' });
+    expect(again.id).toBe(first.id);
+    expect((await pp.getMessages(c.sessionId)).filter((m) => m.sender === 'operator')).toHaveLength(1);
+    await pp.close();
+  });
+});
