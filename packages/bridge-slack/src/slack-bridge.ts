@@ -1,3 +1,4 @@
+import type { ConversationsRepliesResponse } from '@slack/web-api';
 import {
   type Bridge,
   BridgeError,
@@ -240,6 +241,40 @@ export class SlackBridge implements Bridge {
     await this.api('chat.delete', () =>
       this.client().chat.delete({ channel: this.channel(), ts: platformMessageId }),
     ).catch((err) => this.ignoreGone(err));
+  }
+
+  /**
+   * The session was erased (retention or a privacy request): deletes the bot's own posts in the
+   * thread and the card. Messages operators wrote stay (a bot token cannot delete them).
+   */
+  async onSessionErased(session: Session): Promise<void> {
+    const thread = session.bridgeThreads?.[this.name];
+    if (!thread || this.mode === 'webhook') return;
+    const own: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page: ConversationsRepliesResponse | undefined = await this.api('conversations.replies', () =>
+        this.client().conversations.replies({
+          channel: this.channel(),
+          ts: thread,
+          limit: 200,
+          ...(cursor ? { cursor } : {}),
+        }),
+      ).catch((err) => {
+        this.ignoreGone(err);
+        return undefined;
+      });
+      for (const m of page?.messages ?? []) {
+        const botId = this.identity.botId;
+        if (m.ts && m.ts !== thread && m.bot_id && (!botId || m.bot_id === botId)) own.push(m.ts);
+      }
+      cursor = page?.response_metadata?.next_cursor || undefined;
+    } while (cursor);
+    for (const ts of [...own, thread]) {
+      await this.api('chat.delete', () => this.client().chat.delete({ channel: this.channel(), ts })).catch((err) =>
+        this.ignoreGone(err),
+      );
+    }
   }
 
   /** Refreshes the session card (the thread's parent message) with the new identity. */

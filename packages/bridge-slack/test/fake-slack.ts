@@ -349,6 +349,17 @@ export class FakeSlack {
         m.edited = true;
         return this.send(res, { ok: true, channel: channelId, ts: m.ts, text: m.text });
       }
+      case 'conversations.replies': {
+        if (!channel) return fail('channel_not_found');
+        const parent = this.messages.find((m) => m.channel === channelId && m.ts === args.ts && !m.deleted);
+        if (!parent) return fail('thread_not_found');
+        const replies = this.messages.filter((m) => m.channel === channelId && m.thread_ts === args.ts && !m.deleted);
+        return this.send(res, {
+          ok: true,
+          messages: [parent, ...replies].map((m) => ({ ...m, type: 'message' })),
+          has_more: false,
+        });
+      }
       case 'chat.delete': {
         const m = find();
         if (!m) return fail('message_not_found');

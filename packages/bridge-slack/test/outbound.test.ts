@@ -45,6 +45,17 @@ describe('SlackBridge bot mode: visitor → Slack', () => {
     ).toBe(true);
   });
 
+  it('erasing a session deletes the card and the bot posts in its thread', async () => {
+    const { fake, pp, connect, send, threadOf } = await setup();
+    const sessionId = await connect();
+    await send(sessionId, 'please forget me');
+    await pp.flushDeliveries();
+    const thread = (await threadOf(sessionId))!;
+    expect(fake.thread(thread).length).toBeGreaterThanOrEqual(2);
+    expect(await pp.eraseSession(sessionId)).toBe(true);
+    expect(fake.messages.filter((m) => (m.ts === thread || m.thread_ts === thread) && !m.deleted)).toEqual([]);
+  });
+
   it('visitor text cannot mention or disguise links: & < > are escaped', async () => {
     const { fake, pp, connect, send, threadOf } = await setup();
     const sessionId = await connect();
