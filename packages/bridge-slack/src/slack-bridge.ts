@@ -253,17 +253,7 @@ export class SlackBridge implements Bridge {
     const own: string[] = [];
     let cursor: string | undefined;
     do {
-      const page: ConversationsRepliesResponse | undefined = await this.api('conversations.replies', () =>
-        this.client().conversations.replies({
-          channel: this.channel(),
-          ts: thread,
-          limit: 200,
-          ...(cursor ? { cursor } : {}),
-        }),
-      ).catch((err) => {
-        this.ignoreGone(err);
-        return undefined;
-      });
+      const page = await this.replies(thread, cursor);
       for (const m of page?.messages ?? []) {
         const botId = this.identity.botId;
         if (m.ts && m.ts !== thread && m.bot_id && (!botId || m.bot_id === botId)) own.push(m.ts);
@@ -274,6 +264,22 @@ export class SlackBridge implements Bridge {
       await this.api('chat.delete', () => this.client().chat.delete({ channel: this.channel(), ts })).catch((err) =>
         this.ignoreGone(err),
       );
+    }
+  }
+
+  private async replies(thread: string, cursor: string | undefined): Promise<ConversationsRepliesResponse | undefined> {
+    try {
+      return await this.api('conversations.replies', () =>
+        this.client().conversations.replies({
+          channel: this.channel(),
+          ts: thread,
+          limit: 200,
+          ...(cursor ? { cursor } : {}),
+        }),
+      );
+    } catch (err) {
+      this.ignoreGone(err);
+      return undefined;
     }
   }
 
