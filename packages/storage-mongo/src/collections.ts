@@ -8,6 +8,7 @@ export const COLLECTIONS = {
   bridgeMessages: 'bridge_messages',
   attachments: 'attachments',
   outbox: 'outbox',
+  leases: 'leases',
 } as const;
 
 /** A collection key of `COLLECTIONS`. */
@@ -74,4 +75,7 @@ export const INDEXES: Record<CollectionKey, IndexDescription[]> = {
     // deleteSession and cleanupOldSessions.
     { key: { sessionId: 1 }, name: 'pp_session' },
   ],
+  // One document per lease name; its `_id` is derived from the name (see leases.ts), so this
+  // index only guards against documents written by hand.
+  leases: [{ key: { name: 1 }, name: 'pp_name', unique: true }],
 };

@@ -23,6 +23,7 @@ import {
   type CollectionKey,
   INDEXES,
 } from './collections.js';
+import { type LeaseDoc, MongoLeases } from './leases.js';
 import { MongoOutbox, type OutboxDoc } from './outbox.js';
 import { isMongoClient, type MongoStorageOptions, MongoStorageOptionsSchema, parseOptions } from './options.js';
 
@@ -88,8 +89,8 @@ function toSet(patch: object, fixed: ReadonlySet<string>): Document | undefined 
 /**
  * PocketPing storage on MongoDB, through the official `mongodb` driver. Implements every
  * optional Storage method, the durable outbox included. Sessions, messages, bridge references,
- * attachment metadata and outbox records live in six collections (see the README); `init()`
- * creates their indexes.
+ * attachment metadata, outbox records and leases live in seven collections (see the README);
+ * `init()` creates their indexes.
  *
  * Every change is a single atomic document operation (`$set` on top-level keys or on
  * `bridgeThreads.<bridge>` / `bridgeMessageIds.<bridge>`), so concurrent writers never lose
@@ -119,6 +120,7 @@ export class MongoStorage implements Storage {
   private readonly bridgeMessages: Collection<BridgeMessageDoc>;
   private readonly attachments: Collection<Attachment>;
   private readonly outbox: MongoOutbox;
+  private readonly leases: MongoLeases;
   private closing: Promise<void> | undefined;
 
   /**
@@ -157,6 +159,7 @@ export class MongoStorage implements Storage {
     this.bridgeMessages = this.collection<BridgeMessageDoc>('bridgeMessages');
     this.attachments = this.collection<Attachment>('attachments');
     this.outbox = new MongoOutbox(this.collection<OutboxDoc>('outbox'));
+    this.leases = new MongoLeases(this.collection<LeaseDoc>('leases'));
   }
 
   private collection<T extends Document>(key: CollectionKey): Collection<T> {
@@ -577,5 +580,26 @@ export class MongoStorage implements Storage {
   /** Puts a dead record back to pending (attempts 0, due now); false when unknown or not dead. */
   outboxRetry(id: string): Promise<boolean> {
     return this.run('outboxRetry', () => this.outbox.retry(id));
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  /**
+   * Takes the lease `name` for `owner` until `ttlMs` from now when it is free, expired or
+   * already `owner`'s (a renewal); true when `owner` holds it afterwards. Among owners asking at
+   * once, on any number of clients, exactly one wins (see the README's "Leases" section).
+   */
+  leaseAcquire(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
+      return Promise.reject(
+        new ValidationError(`${PACKAGE_NAME}: leaseAcquire ttlMs must be a positive number of milliseconds`),
+      );
+    }
+    return this.run('leaseAcquire', () => this.leases.acquire(name, owner, Math.ceil(ttlMs)));
+  }
+
+  /** Gives the lease up if `owner` holds it (otherwise nothing changes). */
+  leaseRelease(name: string, owner: string): Promise<void> {
+    return this.run('leaseRelease', () => this.leases.release(name, owner));
   }
 }

@@ -18,7 +18,7 @@ async function indexSummary(database: string, prefix: string) {
 }
 
 describe(`MongoStorage indexes (${targetLabel})`, () => {
-  it('init creates the indexes history, delta, visitor, listing, reverse lookups and the outbox need', async () => {
+  it('init creates the indexes history, delta, visitor, listing, reverse lookups, the outbox and leases need', async () => {
     const database = randomDatabase();
     const storage = new MongoStorage({ url: target.url(), database, collectionPrefix: 'pp_' });
     try {
@@ -54,6 +54,7 @@ describe(`MongoStorage indexes (${targetLabel})`, () => {
         { name: 'pp_session', key: { sessionId: 1 }, unique: false },
         { name: 'pp_status_created', key: { status: 1, createdAt: 1, seq: 1 }, unique: false },
       ]);
+      expect(summary.leases).toEqual([{ name: 'pp_name', key: { name: 1 }, unique: true }]);
     } finally {
       await storage.close();
       await target.admin().db(database).dropDatabase();

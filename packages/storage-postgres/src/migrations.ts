@@ -136,6 +136,17 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX ${t.index('outbox_session_idx')} ON ${t.outbox} (session_id)`,
     ],
   },
+  {
+    version: 4,
+    name: 'leases of singleton jobs',
+    statements: (t) => [
+      `CREATE TABLE ${t.leases} (
+        name text PRIMARY KEY,
+        owner text NOT NULL,
+        expires_at timestamptz NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** What `migrate()` did. */

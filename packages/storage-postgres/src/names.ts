@@ -19,6 +19,8 @@ export interface TableNames {
   busPayloads: string;
   /** Durable outbox of bridge deliveries. */
   outbox: string;
+  /** Leases of singleton jobs (one holder per name). */
+  leases: string;
   /** Applied migration versions. */
   migrations: string;
   /** Unqualified, quoted index name for `suffix` (indexes live in the table's schema). */
@@ -43,6 +45,7 @@ export function tableNames(schema: string, prefix: string): TableNames {
     attachments: table('attachments'),
     busPayloads: table('bus_payloads'),
     outbox: table('outbox'),
+    leases: table('leases'),
     migrations: table('schema_migrations'),
     index: (suffix: string) => pg.escapeIdentifier(`${prefix}${suffix}`),
     channel: `pocketping.${schema}.${prefix}events`,

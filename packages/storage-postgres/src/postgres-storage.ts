@@ -53,6 +53,14 @@ function byDue(a: OutboxRecord, b: OutboxRecord): number {
   return a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || a.seq - b.seq;
 }
 
+/** A lease lifetime in whole milliseconds (at least 1), or a ValidationError. */
+function leaseMs(ttlMs: number): number {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw new ValidationError(`${PACKAGE_NAME}: leaseAcquire ttlMs must be a positive number of milliseconds`);
+  }
+  return Math.max(1, Math.ceil(ttlMs));
+}
+
 /** Parses constructor input into settings, or throws a ValidationError naming the option. */
 export function parseStorageOptions(input: string | PostgresStorageOptions | Pool): PostgresStorageSettings {
   const raw = typeof input === 'string' ? { url: input } : isPool(input) ? { pool: input } : input;
@@ -715,5 +723,37 @@ export class PostgresStorage implements Storage {
       [id, new Date()],
     );
     return rows.length > 0;
+  }
+
+  // ───────────────────────────── leases ─────────────────────────────
+
+  /**
+   * Takes the lease `name` for `owner` until `ttlMs` from now when it is free, expired or
+   * already `owner`'s (a renewal); true when `owner` holds it afterwards. One statement: the
+   * primary key makes concurrent first takers queue on the row, and the `WHERE` of the update
+   * decides against the row as committed, so exactly one owner wins. Expiry is read from the
+   * database clock, so instances whose own clocks disagree still agree on who holds a lease.
+   */
+  async leaseAcquire(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const rows = await this.query(
+      'leaseAcquire',
+      this.prepared(
+        `INSERT INTO ${this.t.leases} AS l (name, owner, expires_at)
+         VALUES ($1, $2, clock_timestamp() + $3::bigint * interval '1 millisecond')
+         ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+         WHERE l.owner = EXCLUDED.owner OR l.expires_at <= clock_timestamp()
+         RETURNING owner`,
+      ),
+      [name, owner, leaseMs(ttlMs)],
+    );
+    return rows.length > 0;
+  }
+
+  /** Gives the lease up if `owner` holds it (otherwise nothing changes). */
+  async leaseRelease(name: string, owner: string): Promise<void> {
+    await this.query('leaseRelease', this.prepared(`DELETE FROM ${this.t.leases} WHERE name = $1 AND owner = $2`), [
+      name,
+      owner,
+    ]);
   }
 }

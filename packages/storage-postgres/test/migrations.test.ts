@@ -45,6 +45,7 @@ describe.skipIf(pgService.skip)('PostgresStorage migrations', () => {
       'bridge_messages',
       'bridge_threads',
       'bus_payloads',
+      'leases',
       'messages',
       'outbox',
       'schema_migrations',

@@ -24,6 +24,9 @@
  * - `P outbox:pending`, `P outbox:dead` sorted sets of record ids by createdAt
  * - `P outbox:session:<sessionId>` set of the session's record ids (pending and dead)
  *
+ * Leases of singleton jobs:
+ * - `P lease:<name>`             string: the holder's owner id, with a PX expiry (the lease's end)
+ *
  * Bridge names are URI-encoded inside keys and field names, so a `:` in a name stays unambiguous.
  */
 export class Keys {

@@ -48,6 +48,14 @@ function parseOptions(input: string | RedisStorageOptions | Redis): RedisStorage
 
 const ms = (d: Date | undefined): string => (d ? String(d.getTime()) : '');
 
+/** A lease lifetime in whole milliseconds (at least 1), or a ValidationError. */
+function leaseMs(ttlMs: number): number {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw new ValidationError(`${PACKAGE_NAME}: leaseAcquire ttlMs must be a positive number of milliseconds`);
+  }
+  return Math.max(1, Math.ceil(ttlMs));
+}
+
 /** Outbox records per add script, so one call never blocks Redis for long. */
 const OUTBOX_BATCH = 500;
 
@@ -518,5 +526,22 @@ export class RedisStorage implements Storage {
    */
   async outboxRetry(id: string): Promise<boolean> {
     return (await this.run('outboxRetry', 'outboxRetry', [id, Date.now()])) === 1;
+  }
+
+  // ───────────────────────────── leases ─────────────────────────────
+
+  /**
+   * Takes the lease `name` for `owner` until `ttlMs` from now when it is free, expired or
+   * already `owner`'s (a renewal); true when `owner` holds it afterwards. One Lua script, so
+   * among owners asking at once exactly one wins; the lease is a key with a PX expiry, so it
+   * ends on the Redis clock, whatever the instances' own clocks say.
+   */
+  async leaseAcquire(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.run('leaseAcquire', 'leaseAcquire', [name, owner, leaseMs(ttlMs)])) === 1;
+  }
+
+  /** Gives the lease up if `owner` holds it (otherwise nothing changes). */
+  async leaseRelease(name: string, owner: string): Promise<void> {
+    await this.run('leaseRelease', 'leaseRelease', [name, owner]);
   }
 }

@@ -306,6 +306,30 @@ return existed
 `;
 
 /**
+ * ARGV: P TTL name owner ttlMs. Takes a free lease, or renews one `owner` holds; 1 when `owner`
+ * holds it afterwards. An expired lease is a missing key (Redis expires it on its own clock).
+ */
+const LEASE_ACQUIRE = `
+local k = P .. 'lease:' .. ARGV[3]
+local holder = redis.call('GET', k)
+if not holder then
+  redis.call('SET', k, ARGV[4], 'PX', ARGV[5])
+  return 1
+end
+if holder == ARGV[4] then
+  redis.call('PEXPIRE', k, ARGV[5])
+  return 1
+end
+return 0
+`;
+
+/** ARGV: P TTL name owner. Deletes the lease only while `owner` holds it. */
+const LEASE_RELEASE = `
+dropIfOwned(P .. 'lease:' .. ARGV[3], ARGV[4])
+return 1
+`;
+
+/**
  * A Lua script run by its SHA1, loaded on first use (and again after a SCRIPT FLUSH or a
  * restart). Written here because ioredis only offers `defineCommand`, which would add methods
  * to a client that may belong to the application.
@@ -346,4 +370,6 @@ export const SCRIPTS = {
   outboxComplete: outboxScript(OUTBOX_COMPLETE),
   outboxReschedule: outboxScript(OUTBOX_RESCHEDULE),
   outboxRetry: outboxScript(OUTBOX_RETRY),
+  leaseAcquire: script(LEASE_ACQUIRE),
+  leaseRelease: script(LEASE_RELEASE),
 };
