@@ -1,27 +1,18 @@
-import { once } from 'node:events';
-import {
-  type Bridge,
-  type BridgeContext,
-  type BridgeMessageContext,
-  type BridgeSendResult,
-  type BridgeWebhook,
-  type Logger,
-  type Message,
-  type Session,
-  SetupError,
+import type {
+  Bridge,
+  BridgeContext,
+  BridgeMessageContext,
+  BridgeSendResult,
+  BridgeWebhook,
+  Logger,
+  Message,
+  Session,
+  SingletonJob,
 } from '@pocketping/core';
-import {
-  Client,
-  DiscordjsErrorCodes,
-  Events,
-  GatewayIntentBits,
-  Partials,
-  RateLimitError,
-  type RateLimitData,
-  REST,
-} from 'discord.js';
-import { toBridgeError } from './errors.js';
+import { Client, GatewayIntentBits, Partials, RateLimitError, type RateLimitData, REST } from 'discord.js';
+import { asSetupError, toBridgeError } from './errors.js';
 import { prepareFiles } from './files.js';
+import { GatewayConnection } from './gateway-connection.js';
 import { GatewayListener } from './gateway-listener.js';
 import {
   attributed,
@@ -39,14 +30,7 @@ import { createInteractionsWebhook } from './interactions.js';
 import { type DiscordBridgeOptions, parseOptions, type ResolvedDiscordOptions } from './options.js';
 import { detectServerless } from './runtime.js';
 import { checkBotSetup, checkMessageContentIntent } from './setup-check.js';
-import {
-  disallowedIntents,
-  gatewayUnreachable,
-  missingChannel,
-  missingToken,
-  tokenRejected,
-  webhookRejected,
-} from './setup-guides.js';
+import { missingChannel, missingToken, webhookRejected } from './setup-guides.js';
 import { ThreadPoster } from './thread-poster.js';
 import { WebhookPoster } from './webhook-poster.js';
 
@@ -85,8 +69,11 @@ export class DiscordBridge implements Bridge {
   private readonly options: ResolvedDiscordOptions;
   private logger: Logger;
   private ctx?: BridgeContext;
+  /** Bot mode: the client used for REST (setup checks, posting); the bridge never logs it in. */
   private client?: Client;
   private ownsClient = false;
+  /** Bot mode: the Gateway connection, open only while this instance holds the Gateway lease. */
+  private gateway?: GatewayConnection;
   private rest?: REST;
   private poster?: ThreadPoster;
   private webhookPoster?: WebhookPoster;
@@ -131,7 +118,11 @@ export class DiscordBridge implements Bridge {
 
   // ───────────────────────────── lifecycle ─────────────────────────────
 
-  /** Validates the setup (token, channel, permissions, intents) and connects to the Gateway. */
+  /**
+   * Validates the setup (token, channel, permissions, the Message Content intent) through REST,
+   * then asks PocketPing to keep the Gateway connection on exactly one instance: it connects a
+   * few milliseconds later on the instance that holds the lease. Posting works on every instance.
+   */
   async init(ctx: BridgeContext): Promise<void> {
     this.ctx = ctx;
     this.logger = ctx.logger;
@@ -143,6 +134,11 @@ export class DiscordBridge implements Bridge {
       await this.close();
       throw asSetupError(err);
     }
+  }
+
+  /** True while this instance is connected to the Gateway (bot mode, lease holder). */
+  get gatewayConnected(): boolean {
+    return this.gateway?.ready === true;
   }
 
   /** Checks credentials, channel, permissions and the Message Content intent without connecting. */
@@ -183,6 +179,9 @@ export class DiscordBridge implements Bridge {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const gateway = this.gateway;
+    this.gateway = undefined;
+    await gateway?.stop();
     const listener = this.listener;
     this.listener = undefined;
     await listener?.detach();
@@ -248,20 +247,25 @@ export class DiscordBridge implements Bridge {
 
   private async initBot(ctx: BridgeContext): Promise<void> {
     const { token, channelId } = this.requireBotCredentials();
+    // This client only talks REST here (never logged in by the bridge), so every instance can
+    // post, edit and delete whether or not it holds the Gateway connection. discord.js' REST
+    // works with just the token set; `client.destroy()` would clear it, so the Gateway gets
+    // clients of its own.
     const client = this.options.client ?? this.makeClient();
     this.client = client;
     this.ownsClient = !this.options.client;
     if (this.ownsClient) client.rest.setToken(token);
 
     const { channel } = await checkBotSetup(client, channelId);
-    this.poster = new ThreadPoster(client, channel, ctx, this.options.autoArchiveMinutes);
+    this.poster = new ThreadPoster(client, channel, ctx, this.options.autoArchiveMinutes, () => this.gateway?.client);
 
-    const serverless = detectServerless();
-    const wantGateway = this.options.gateway === true || (this.options.gateway === 'auto' && !serverless);
     if (!this.ownsClient) {
-      this.attachListener(client, ctx);
+      // Your client is connected on every instance; only the lease holder applies its events.
+      ctx.singleton('gateway', this.listenerJob(client, ctx), { ttlMs: this.options.gatewayLeaseMs });
       return;
     }
+    const serverless = detectServerless();
+    const wantGateway = this.options.gateway === true || (this.options.gateway === 'auto' && !serverless);
     if (!wantGateway) {
       this.logger.warn(
         { bridge: this.name, platform: serverless },
@@ -272,32 +276,44 @@ export class DiscordBridge implements Bridge {
       );
       return;
     }
-    this.attachListener(client, ctx);
-    await this.login(client, token);
-  }
-
-  private attachListener(client: Client, ctx: BridgeContext): void {
-    this.listener = new GatewayListener(client, ctx, this.options.maxFileBytes);
-    this.listener.attach();
-  }
-
-  private async login(client: Client, token: string): Promise<void> {
-    const ms = this.options.loginTimeoutMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(gatewayUnreachable(ms)), ms);
+    // The Gateway connects later, on one instance; a missing intent is caught now, like check().
+    const intentProblem = await checkMessageContentIntent(client);
+    if (intentProblem) throw intentProblem;
+    const gateway = new GatewayConnection({
+      token,
+      makeClient: () => this.makeClient(),
+      ctx,
+      maxFileBytes: this.options.maxFileBytes,
+      loginTimeoutMs: this.options.loginTimeoutMs,
     });
-    try {
-      const ready = client.isReady() ? Promise.resolve() : once(client, Events.ClientReady);
-      // A rejected ready-wait (client error event) must not surface as an unhandled rejection.
-      ready.catch(() => {});
-      await Promise.race([client.login(token), timeout]);
-      await Promise.race([ready, timeout]);
-    } catch (err) {
-      throw loginError(err);
-    } finally {
-      clearTimeout(timer);
-    }
+    this.gateway = gateway;
+    ctx.singleton(
+      'gateway',
+      {
+        start: () => {
+          // A lease gained after close() must not connect again.
+          if (this.gateway === gateway) gateway.start();
+        },
+        stop: () => gateway.stop(),
+      },
+      { ttlMs: this.options.gatewayLeaseMs },
+    );
+  }
+
+  /** A ready-made client: listen while this instance holds the lease. */
+  private listenerJob(client: Client, ctx: BridgeContext): SingletonJob {
+    return {
+      start: () => {
+        if (this.closed || this.listener) return;
+        this.listener = new GatewayListener(client, ctx, this.options.maxFileBytes);
+        this.listener.attach();
+      },
+      stop: async () => {
+        const listener = this.listener;
+        this.listener = undefined;
+        await listener?.detach();
+      },
+    };
   }
 
   // ───────────────────────────── hooks ─────────────────────────────
@@ -477,24 +493,4 @@ export class DiscordBridge implements Bridge {
 function replyQuote(replyTo: Message): string {
   const snippet = replyTo.content.replace(/\s+/g, ' ').slice(0, 80);
   return `> ↪ ${snippet}${replyTo.content.length > 80 ? '…' : ''}`;
-}
-
-function asSetupError(err: unknown): SetupError {
-  if (err instanceof SetupError) return err;
-  const reason = err instanceof Error ? err.message : String(err);
-  return new SetupError({
-    component: 'Discord',
-    problem: `${PACKAGE}: could not reach Discord: ${reason}`,
-    steps: ['Check the network connection to discord.com', 'Check apiUrl if you set one (it ends in /api)'],
-    cause: err,
-  });
-}
-
-function loginError(err: unknown): SetupError {
-  if (err instanceof SetupError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  const code = (err as { code?: unknown } | null)?.code;
-  if (/disallowed intents/i.test(message) || code === 4014) return disallowedIntents(err);
-  if (code === DiscordjsErrorCodes.TokenInvalid || /authentication failed/i.test(message)) return tokenRejected(err);
-  return asSetupError(err);
 }

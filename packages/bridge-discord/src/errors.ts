@@ -1,4 +1,4 @@
-import { BridgeError } from '@pocketping/core';
+import { BridgeError, SetupError } from '@pocketping/core';
 import { DiscordAPIError, HTTPError, RateLimitError } from 'discord.js';
 
 /** Discord JSON error codes the bridge reacts to. */
@@ -45,4 +45,16 @@ export function toBridgeError(bridge: string, operation: string, err: unknown): 
   }
   const reason = err instanceof Error ? err.message : String(err);
   return new BridgeError(bridge, `${prefix}: ${reason}`, { cause: err });
+}
+
+/** Any failure during setup, as a `SetupError` (a setup guide is kept as it is). */
+export function asSetupError(err: unknown): SetupError {
+  if (err instanceof SetupError) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  return new SetupError({
+    component: 'Discord',
+    problem: `@pocketping/bridge-discord: could not reach Discord: ${reason}`,
+    steps: ['Check the network connection to discord.com', 'Check apiUrl if you set one (it ends in /api)'],
+    cause: err,
+  });
 }

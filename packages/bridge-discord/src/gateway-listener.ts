@@ -81,6 +81,9 @@ export class GatewayListener {
     const session = await this.ctx.findSessionByThread(m.channelId);
     if (!session) return;
     if (!(await this.ctx.firstDelivery(`create:${m.id}`))) return;
+    // Applied already, by this instance or by the one that held the Gateway before: core would
+    // keep one message anyway; skipping here also avoids downloading and storing its files twice.
+    if (await this.ctx.findMessageByPlatformId(m.id)) return;
 
     const attachments: Attachment[] = [];
     const links: string[] = [];

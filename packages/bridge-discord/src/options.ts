@@ -80,14 +80,23 @@ export const DiscordBridgeOptionsSchema = z
      */
     maxRateLimitWaitMs: z.number().int().nonnegative().default(10_000),
     /**
-     * Bot mode: how long `init()` waits for the Gateway to become ready.
+     * Bot mode: how long one Gateway login may take before it counts as failed and is retried.
      * @default 30000
      */
     loginTimeoutMs: z.number().int().positive().default(30_000),
     /**
+     * Bot mode with several server instances on one storage: only the instance holding the
+     * Gateway lease connects to the Gateway (and applies operator replies); every instance posts
+     * through REST. The lease lasts this long without renewal, so another instance takes over
+     * within about this time when the connected one dies. Renewed every third of it.
+     * @default 15000
+     */
+    gatewayLeaseMs: z.number().int().min(100, 'must be at least 100 (milliseconds)').default(15_000),
+    /**
      * Bot mode: a discord.js `Client` you created and logged in yourself (intents Guilds,
-     * GuildMessages, MessageContent, GuildMessageTyping). The bridge adds listeners and removes
-     * them on `close()`; it never logs it in or destroys it.
+     * GuildMessages, MessageContent, GuildMessageTyping). The bridge listens to it while this
+     * instance holds the Gateway lease and stops listening on `close()`; it never logs it in or
+     * destroys it.
      */
     client: z
       .custom<Client>((v) => typeof v === 'object' && v !== null, { message: 'must be a discord.js Client' })

@@ -21,11 +21,18 @@ export class ThreadPoster {
   /** Threads this process archived (closed sessions); unarchived before the next post. */
   private readonly archived = new Set<string>();
 
+  /**
+   * @param client Used for REST only (its token set, never logged in by the bridge), so posting
+   *   works on every instance, including those without the Gateway connection.
+   * @param live The Gateway client while this instance holds it: its cache knows which threads
+   *   Discord archived by itself.
+   */
   constructor(
     private readonly client: Client,
     private readonly channel: ChannelInfo,
     private readonly ctx: BridgeContext,
     private readonly autoArchiveMinutes: number,
+    private readonly live: () => Client | undefined = () => undefined,
   ) {}
 
   private get rest() {
@@ -159,8 +166,11 @@ export class ThreadPoster {
 
   private isArchived(threadId: string): boolean {
     if (this.archived.has(threadId)) return true;
-    const cached = this.client.channels.cache.get(threadId);
-    return cached?.isThread() === true && cached.archived === true;
+    for (const client of [this.live(), this.client]) {
+      const cached = client?.channels.cache.get(threadId);
+      if (cached?.isThread()) return cached.archived === true;
+    }
+    return false;
   }
 
   private async unarchive(threadId: string): Promise<void> {

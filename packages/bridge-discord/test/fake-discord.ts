@@ -80,6 +80,11 @@ export interface FakeChannel {
 export interface FakeRequest {
   method: string;
   path: string;
+  /**
+   * The path segment before `/api` when the client's `apiUrl` has one (`…/a/api` → `'a'`):
+   * tells apart several bridges that share this fake.
+   */
+  via?: string;
   body: unknown;
   files: { name: string; size: number }[];
 }
@@ -122,6 +127,8 @@ export class FakeDiscord {
   readonly channels = new Map<string, FakeChannel>();
   readonly messages = new Map<string, FakeMessage[]>();
   readonly requests: FakeRequest[] = [];
+  /** Attachment ids whose bytes were downloaded from the fake CDN, in order. */
+  readonly downloads: string[] = [];
   readonly typing: string[] = [];
   botPermissions: bigint;
   applicationFlags: number;
@@ -130,6 +137,10 @@ export class FakeDiscord {
   identifiedIntents = 0;
   private readonly failures: Failure[] = [];
   private readonly sockets = new Set<WebSocket>();
+  /** Open Gateway sessions that got READY, with the `via` of the client that opened them. */
+  private readonly sessions = new Map<WebSocket, string | undefined>();
+  /** The `via` of every IDENTIFY that got READY, in order. */
+  readonly identified: (string | undefined)[] = [];
   private readonly wss: WebSocketServer;
   private sequence = 0;
   private port = 0;
@@ -149,7 +160,7 @@ export class FakeDiscord {
       permission_overwrites: [],
     });
     this.wss = new WebSocketServer({ server });
-    this.wss.on('connection', (ws) => this.onGateway(ws));
+    this.wss.on('connection', (ws, req) => this.onGateway(ws, /^\/([A-Za-z0-9_-]+)/.exec(req.url ?? '')?.[1]));
     server.on('request', (req, res) => {
       this.onRequest(req, res).catch((err) => {
         res.writeHead(500, { 'content-type': 'application/json' });
@@ -308,11 +319,19 @@ export class FakeDiscord {
     return this.sockets.size;
   }
 
+  /** Open Gateway sessions that got READY (of one `via`, when given). */
+  readyConnections(via?: string): number {
+    return [...this.sessions.values()].filter((v) => via === undefined || v === via).length;
+  }
+
   // ─────────────────────────── gateway ───────────────────────────
 
-  private onGateway(ws: WebSocket): void {
+  private onGateway(ws: WebSocket, via: string | undefined): void {
     this.sockets.add(ws);
-    ws.on('close', () => this.sockets.delete(ws));
+    ws.on('close', () => {
+      this.sockets.delete(ws);
+      this.sessions.delete(ws);
+    });
     ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41250 } }));
     ws.on('message', (raw) => {
       const packet = JSON.parse(String(raw)) as { op: number; d: { token?: string; intents?: number } };
@@ -327,6 +346,8 @@ export class FakeDiscord {
         return;
       }
       this.identifiedIntents = packet.d.intents ?? 0;
+      this.sessions.set(ws, via);
+      this.identified.push(via);
       ws.send(
         JSON.stringify({
           op: 0,
@@ -337,7 +358,7 @@ export class FakeDiscord {
             user: this.botUser,
             guilds: [{ id: this.guildId, unavailable: true }],
             session_id: randomBytes(8).toString('hex'),
-            resume_gateway_url: `ws://127.0.0.1:${this.port}`,
+            resume_gateway_url: `ws://127.0.0.1:${this.port}${via ? `/${via}` : ''}`,
             application: { id: this.botUser.id, flags: this.applicationFlags },
           },
         }),
@@ -518,14 +539,18 @@ export class FakeDiscord {
         .map((m) => m.files[cdn[2]!])
         .find(Boolean);
       if (!data) return send(404, { message: 'Not found' });
+      this.downloads.push(cdn[2]!);
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(data.byteLength) });
       res.end(data);
       return;
     }
 
-    const path = url.pathname.replace(/^\/api\/v10/, '');
+    const prefix = /^(?:\/([A-Za-z0-9_-]+))?\/api\/v10/.exec(url.pathname);
+    const via = prefix?.[1];
+    const path = prefix ? url.pathname.slice(prefix[0].length) : url.pathname;
     const { body, files } = await this.readBody(req);
     this.requests.push({
+      ...(via ? { via } : {}),
       method,
       path,
       body,
@@ -545,7 +570,7 @@ export class FakeDiscord {
 
     if (method === 'GET' && path === '/gateway/bot') {
       return send(200, {
-        url: `ws://127.0.0.1:${this.port}`,
+        url: `ws://127.0.0.1:${this.port}${via ? `/${via}` : ''}`,
         shards: 1,
         session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
       });

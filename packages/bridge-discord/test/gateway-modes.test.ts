@@ -16,20 +16,26 @@ describe('Gateway connection', () => {
   it('gateway: false posts without connecting and logs that replies need a long-running process', async () => {
     h = await startHarness({
       bridge: (d) => ({ botToken: d.token, channelId: d.channelId, apiUrl: d.apiUrl, gateway: false }),
+      waitForGateway: false,
     });
-    expect(h.discord.gatewayConnections).toBe(0);
     expect(h.logger.lines.some((l) => l.level === 'warn' && /long-running process/.test(l.msg))).toBe(true);
     const sessionId = await h.connect();
     await h.send(sessionId, 'still posted');
     await h.pp.flushDeliveries();
     expect(h.discord.channelMessages((await h.threadOf(sessionId))!)[0]!.content).toBe('still posted');
+    expect(h.discord.gatewayConnections).toBe(0);
+    expect(h.discord.requests.some((r) => r.path === '/gateway/bot')).toBe(false);
   });
 
   it('on Vercel the Gateway is skipped by default, with the same explanation', async () => {
     vi.stubEnv('VERCEL', '1');
-    h = await startHarness();
-    expect(h.discord.gatewayConnections).toBe(0);
+    h = await startHarness({ waitForGateway: false });
     expect(h.logger.lines.some((l) => /running on Vercel/.test(l.msg) && /pocketping-server/.test(l.msg))).toBe(true);
+    const sessionId = await h.connect();
+    await h.send(sessionId, 'posted from a function');
+    await h.pp.flushDeliveries();
+    expect(h.discord.gatewayConnections).toBe(0);
+    expect(h.discord.requests.some((r) => r.path === '/gateway/bot')).toBe(false);
   });
 
   it('close() disconnects from the Gateway', async () => {

@@ -75,6 +75,12 @@ export async function startHarness(
     bridge?: (discord: FakeDiscord) => DiscordBridgeOptions;
     /** PocketPing's upload limit, in bytes. */
     maxAttachmentSize?: number;
+    /**
+     * Wait until the Gateway session is ready (it connects right after `init`, on the lease
+     * holder). Off for setups that do not connect.
+     * @default true in bot mode
+     */
+    waitForGateway?: boolean;
   } = {},
 ): Promise<Harness> {
   const discord = await FakeDiscord.start(options.fake);
@@ -103,6 +109,7 @@ export async function startHarness(
   const unsubscribes: (() => void)[] = [];
   try {
     await pp.init();
+    if (bridge.mode === 'bot' && options.waitForGateway !== false) await waitFor(() => bridge.gatewayConnected);
   } catch (err) {
     await pp.close();
     await files.close();

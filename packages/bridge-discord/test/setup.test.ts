@@ -93,13 +93,32 @@ describe('setup guides', () => {
     expect(REQUIRED_PERMISSIONS_INTEGER).toBe('326417632256');
   });
 
-  it('a Gateway refusal with 4014 (disallowed intents) points to the Message Content intent', async () => {
-    const discord = await fake({ identifyCloseCode: 4014 });
+  it('init refuses when the application has the Message Content intent off', async () => {
+    const discord = await fake({ applicationFlags: 0 });
     const err = await initError({ botToken: discord.token, channelId: discord.channelId, apiUrl: discord.apiUrl });
     expect(err.problem).toMatch(/Message Content intent is not enabled/);
     expect(err.formattedGuide()).toContain('Privileged Gateway Intents');
+    expect(discord.requests.some((r) => r.path === '/gateway/bot')).toBe(false);
+  });
+
+  it('a Gateway refusal with 4014 (disallowed intents) is logged with the Message Content steps, without retrying', async () => {
+    // The Gateway connects after init, on the lease holder: its refusal can only be logged.
+    const discord = await fake({ identifyCloseCode: 4014 });
+    const logger = recordingLogger();
+    const pp = new PocketPing({
+      storage: new MemoryStorage(),
+      bridges: [new DiscordBridge({ botToken: discord.token, channelId: discord.channelId, apiUrl: discord.apiUrl })],
+      logger,
+    });
+    apps.push(pp);
+    await pp.init();
+    await waitFor(() => logger.lines.some((l) => l.level === 'error' && /Gateway refused/.test(l.msg)));
+    const line = logger.lines.find((l) => /Gateway refused/.test(l.msg))!;
+    expect(line.msg).toMatch(/Message Content intent is not enabled/);
+    expect(line.msg).toContain('Privileged Gateway Intents');
     // The refused socket is closed, and nothing reconnects.
     await waitFor(() => discord.gatewayConnections === 0);
+    expect(discord.requests.filter((r) => r.path === '/gateway/bot')).toHaveLength(1);
   });
 
   it('check() reads the intent from the application flags without connecting', async () => {

@@ -137,6 +137,11 @@ export function inboundComposer(deps: InboundDeps): Composer<Context> {
       return;
     }
 
+    // Applied already (by this instance before a restart, or by another instance before it lost
+    // the polling lease): Telegram hands unconfirmed updates out again. Core would keep one
+    // message anyway; skipping here also avoids downloading and storing its file twice.
+    if (await ctx.findMessageByPlatformId(String(msg.message_id))) return;
+
     const attachments: Attachment[] = [];
     const file = fileOf(msg);
     if (file) {
@@ -190,6 +195,9 @@ export function inboundComposer(deps: InboundDeps): Composer<Context> {
       );
       return;
     }
+    const existing = await ctx.findMessageByPlatformId(String(target));
+    // The same /delete seen again (a redelivered update): it was done the first time.
+    if (existing?.deletedAt && existing.sender !== 'visitor') return;
     const removed = await ctx.operatorDelete({ platformMessageId: String(target) });
     if (!removed) {
       await deps.note(threadId, 'Only operator answers can be removed with /delete.', msg.message_id);

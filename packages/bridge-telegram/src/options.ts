@@ -48,6 +48,14 @@ export const TelegramBridgeOptionsSchema = z
      */
     updates: z.enum(['webhook', 'polling']).default('webhook'),
     /**
+     * Polling mode with several server instances on one storage: only the instance holding the
+     * polling lease polls (Telegram allows one poller per bot). The lease lasts this long without
+     * renewal, so another instance takes over within about this time when the poller dies.
+     * Renewed every third of it. Ignored in webhook mode.
+     * @default 15000
+     */
+    pollingLeaseMs: z.number().int().min(100, 'must be at least 100 (milliseconds)').default(15_000),
+    /**
      * Secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token` with every webhook request
      * (1-256 characters of `A-Z a-z 0-9 _ -`). A random one is generated at each start when
      * omitted; set it when several server instances share one bot.

@@ -50,6 +50,7 @@ import {
   retryAfterSeconds,
   toBridgeError,
 } from './telegram-errors.js';
+import { UpdatePoller } from './update-poller.js';
 import { secretMatches } from './webhook-secret.js';
 
 /** Update kinds the bridge reads; everything else is not asked for. */
@@ -70,7 +71,8 @@ interface Running {
   inboundApi: Api;
   facts: TelegramSetupFacts;
   token: string;
-  polling?: Promise<void>;
+  /** Polling mode: runs only while this instance holds the polling lease. */
+  poller?: UpdatePoller;
 }
 
 interface SendOptions {
@@ -138,8 +140,9 @@ export class TelegramBridge implements Bridge {
 
   /**
    * Checks the token, the group (a forum) and the bot's rights, then registers the webhook
-   * (webhook mode, when PocketPing knows its public URL) or starts long polling.
-   * Throws `SetupError` with a guide when something is misconfigured.
+   * (webhook mode, when PocketPing knows its public URL) or asks PocketPing to run long polling
+   * on exactly one instance (polling mode; it starts a few milliseconds later on the instance
+   * that holds the lease). Throws `SetupError` with a guide when something is misconfigured.
    */
   async init(ctx: BridgeContext): Promise<void> {
     if (this.running) return;
@@ -162,14 +165,7 @@ export class TelegramBridge implements Bridge {
     if (!running) return;
     this.running = undefined;
     this.pacer.close();
-    if (running.polling) {
-      try {
-        await running.bot.stop();
-      } catch {
-        // The final offset confirmation may fail when Telegram is unreachable; nothing to undo.
-      }
-      await running.polling;
-    }
+    await running.poller?.stop();
     await this.updateChain;
   }
 
@@ -216,9 +212,12 @@ export class TelegramBridge implements Bridge {
     this.pacer.reopen();
     // Set before updates can arrive: Telegram may post the first webhook right after setWebhook.
     this.running = running;
+    if (this.options.updates === 'polling') {
+      this.startPollingLease(running);
+      return;
+    }
     try {
-      if (this.options.updates === 'polling') running.polling = (await this.startPolling(bot, ctx)).loop;
-      else await this.registerWebhook(running);
+      await this.registerWebhook(running);
     } catch (err) {
       this.running = undefined;
       this.pacer.close();
@@ -226,41 +225,65 @@ export class TelegramBridge implements Bridge {
     }
   }
 
-  /** Resolves once polling runs; `loop` settles when it stops (wrapped: a bare promise would be adopted). */
-  private startPolling(bot: Bot, ctx: BridgeContext): Promise<{ loop: Promise<void> }> {
-    return new Promise((resolve, reject) => {
-      let started = false;
-      // grammy's start() deletes any webhook first, then long-polls getUpdates until stop().
-      const loop = bot
-        .start({
-          allowed_updates: [...ALLOWED_UPDATES],
-          onStart: () => {
-            started = true;
-            resolve({ loop });
-          },
-        })
-        .catch((err: unknown) => {
-          if (!started) {
-            reject(
-              new SetupError({
-                component: 'Telegram',
-                problem: `long polling could not start: ${redact(String((err as Error)?.message ?? err), this.options.token)}`,
-                steps: ['Check that no other process uses this bot token', 'Check the network and `apiRoot`'],
-                docsUrl: DOCS_URL,
-                cause: err,
-              }),
-            );
-            return;
-          }
-          const conflict = err instanceof GrammyError && err.error_code === 409;
-          ctx.logger.error(
-            { bridge: this.name, err: redact(String((err as Error)?.message ?? err), this.options.token) },
-            conflict
-              ? `${PACKAGE_NAME}: long polling stopped: another process polls with this bot token or a webhook was set; run one poller per bot`
-              : `${PACKAGE_NAME}: long polling stopped; operator replies no longer arrive until restart`,
-          );
-        });
+  /**
+   * Long polling runs on one instance only (Telegram answers 409 to a second poller): PocketPing
+   * starts it on the instance holding the lease and stops it when the lease is lost or on close.
+   * Any instance still posts visitor messages and receives webhooks.
+   */
+  private startPollingLease(running: Running): void {
+    const { ctx } = running;
+    const poller = new UpdatePoller({
+      api: this.createApi(running.token),
+      allowedUpdates: ALLOWED_UPDATES,
+      handle: (update) =>
+        running.bot
+          .handleUpdate(update)
+          .catch((err: unknown) => this.logUpdateError(ctx, (err as { error?: unknown })?.error ?? err)),
+      onError: (err, streak) => this.logPollingError(ctx, err, streak),
+      onRecovered: (streak) =>
+        ctx.logger.info(
+          { bridge: this.name },
+          `${PACKAGE_NAME}: long polling works again after ${streak} failed calls`,
+        ),
     });
+    running.poller = poller;
+    ctx.singleton(
+      'polling',
+      {
+        start: () => {
+          // A lease gained after close() must not poll again.
+          if (this.running !== running) return;
+          ctx.logger.info(
+            { bridge: this.name },
+            `${PACKAGE_NAME}: this instance now polls Telegram for operator replies`,
+          );
+          poller.start();
+        },
+        stop: async () => {
+          if (!poller.running) return;
+          await poller.stop();
+          ctx.logger.info({ bridge: this.name }, `${PACKAGE_NAME}: this instance stopped polling Telegram`);
+        },
+      },
+      { ttlMs: this.options.pollingLeaseMs },
+    );
+  }
+
+  private logPollingError(ctx: BridgeContext, err: unknown, streak: number): void {
+    const reason = redact(String((err as Error)?.message ?? err), this.options.token);
+    const code = err instanceof GrammyError ? err.error_code : undefined;
+    // The first failure of a streak is worth a line; the retries that follow are not.
+    if (streak > 1) {
+      ctx.logger.debug({ bridge: this.name, err: reason, streak }, `${PACKAGE_NAME}: getUpdates failed again`);
+      return;
+    }
+    const message =
+      code === 409
+        ? `${PACKAGE_NAME}: Telegram refused long polling (409): another process polls with this bot token, or a webhook was set. Run one deployment per bot token (instances sharing the storage take turns by themselves); retrying`
+        : code === 401
+          ? `${PACKAGE_NAME}: Telegram rejected the bot token while polling (401); operator replies stop until the token is fixed; retrying`
+          : `${PACKAGE_NAME}: long polling failed; retrying`;
+    ctx.logger.error({ bridge: this.name, err: reason }, message);
   }
 
   /** Lists the topic commands in the group's command menu; cosmetic, so a failure only logs. */

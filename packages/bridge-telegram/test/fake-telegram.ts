@@ -69,6 +69,11 @@ export interface FakeCall {
   method: string;
   params: Record<string, unknown>;
   at: number;
+  /**
+   * The first path segment when the client's `apiRoot` has one (`{apiRoot}/a` → `'a'`): tells
+   * apart several bridges that share this fake.
+   */
+  via?: string;
 }
 
 export interface FakeApiError {
@@ -285,6 +290,13 @@ export class FakeTelegram implements BridgeFake {
   readonly webhookAnswers: number[] = [];
   private readonly pending: Record<string, unknown>[] = [];
   private readonly pollers = new Set<() => void>();
+  /** Open long polls; calling one ends it with Telegram's 409 for a concurrent `getUpdates`. */
+  private readonly longPolls = new Map<(failure: ApiFailure) => void, string | undefined>();
+  /**
+   * `getUpdates` calls ended by a newer one (Telegram allows one poller per bot), with the `via`
+   * of the call that was ended and of the one that ended it.
+   */
+  readonly conflicts: { ended: string | undefined; by: string | undefined }[] = [];
   private readonly failures = new Map<string, FakeApiError[]>();
   private readonly faults = new Map<string, ('drop' | 'hang')[]>();
   private readonly hung: (() => void)[] = [];
@@ -494,11 +506,16 @@ export class FakeTelegram implements BridgeFake {
     return this.pending.length;
   }
 
+  /** `getUpdates` calls waiting for updates right now (of one `via`, when given). */
+  openLongPolls(via?: string): number {
+    return [...this.longPolls.values()].filter((v) => via === undefined || v === via).length;
+  }
+
   // ───────────── HTTP ─────────────
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
-    const file = /^\/file\/bot([^/]+)\/(.+)$/.exec(url.pathname);
+    const file = /^(?:\/[A-Za-z0-9_-]+)?\/file\/bot([^/]+)\/(.+)$/.exec(url.pathname);
     if (req.method === 'GET' && file) {
       const stored = [...this.files.values()].find((f) => f.path === decodeURIComponent(file[2]!));
       if (file[1] !== this.token || !stored) {
@@ -508,12 +525,12 @@ export class FakeTelegram implements BridgeFake {
       res.writeHead(200, { 'content-type': stored.mimeType ?? 'application/octet-stream' }).end(stored.bytes);
       return;
     }
-    const api = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(url.pathname);
+    const api = /^(?:\/([A-Za-z0-9_-]+))?\/bot([^/]+)\/([A-Za-z]+)$/.exec(url.pathname);
     if (!api) {
       this.send(res, 404, { ok: false, error_code: 404, description: 'Not Found' });
       return;
     }
-    const [, token, method] = api;
+    const [, via, token, method] = api;
     const body = await readBody(req);
     if (token !== this.token) {
       this.send(res, 401, { ok: false, error_code: 401, description: 'Unauthorized' });
@@ -524,6 +541,7 @@ export class FakeTelegram implements BridgeFake {
       method: method!,
       params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v instanceof Uint8Array ? '<bytes>' : v])),
       at: Date.now(),
+      ...(via ? { via } : {}),
     });
     const failure = this.failures.get(method!)?.shift();
     if (failure) {
@@ -545,7 +563,7 @@ export class FakeTelegram implements BridgeFake {
       if (gone || res.destroyed) return;
     }
     try {
-      const result = await this.call(method!, params, res);
+      const result = await this.call(method!, params, res, via);
       if (!res.writableEnded) this.send(res, 200, { ok: true, result });
     } catch (err) {
       if (!(err instanceof ApiFailure)) throw err;
@@ -619,7 +637,7 @@ export class FakeTelegram implements BridgeFake {
     return ['creator', 'admin', 'admin-no-delete'].includes(this.botRights);
   }
 
-  private async call(method: string, p: Params, res: ServerResponse): Promise<unknown> {
+  private async call(method: string, p: Params, res: ServerResponse, via?: string): Promise<unknown> {
     switch (method) {
       case 'getMe':
         return {
@@ -656,7 +674,7 @@ export class FakeTelegram implements BridgeFake {
           pending_update_count: this.pending.length,
         };
       case 'getUpdates':
-        return this.getUpdates(p, res);
+        return this.getUpdates(p, res, via);
       case 'createForumTopic':
         return this.createTopic(p);
       case 'editForumTopic':
@@ -723,7 +741,7 @@ export class FakeTelegram implements BridgeFake {
     }
   }
 
-  private getUpdates(p: Params, res: ServerResponse): Promise<unknown> | unknown {
+  private getUpdates(p: Params, res: ServerResponse, via: string | undefined): Promise<unknown> | unknown {
     if (this.webhook) {
       throw new ApiFailure({
         error_code: 409,
@@ -731,24 +749,41 @@ export class FakeTelegram implements BridgeFake {
           "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
       });
     }
+    // Like Telegram: a newer getUpdates ends the one still waiting with 409.
+    for (const [conflict, ended] of [...this.longPolls]) {
+      this.conflicts.push({ ended, by: via });
+      conflict(
+        new ApiFailure({
+          error_code: 409,
+          description:
+            'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running',
+        }),
+      );
+    }
     const offset = Number(p.offset ?? 0);
     while (this.pending.length > 0 && Number(this.pending[0]!.update_id) < offset) this.pending.shift();
     const limit = Number(p.limit ?? 100);
     if (this.pending.length > 0) return this.pending.slice(0, limit);
     const timeout = Math.min(Number(p.timeout ?? 0), 30);
     if (timeout <= 0) return [];
-    return new Promise((resolve) => {
-      const wake = () => {
+    return new Promise((resolve, reject) => {
+      const end = () => {
         clearTimeout(timer);
         this.pollers.delete(wake);
+        this.longPolls.delete(conflict);
+      };
+      const wake = () => {
+        end();
         resolve(this.pending.slice(0, limit));
+      };
+      const conflict = (failure: ApiFailure) => {
+        end();
+        reject(failure);
       };
       const timer = setTimeout(wake, timeout * 1000);
       this.pollers.add(wake);
-      res.on('close', () => {
-        clearTimeout(timer);
-        this.pollers.delete(wake);
-      });
+      this.longPolls.set(conflict, via);
+      res.on('close', end);
     });
   }
 

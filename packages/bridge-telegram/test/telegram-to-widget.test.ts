@@ -80,9 +80,15 @@ describe.each(['webhook', 'polling'] as const)('operator side by %s', (updates) 
     const { fake, storage, openTopic } = await setup({ updates });
     const { sessionId, threadId } = await openTopic();
     const written = await fake.userWrites(threadId, { text: 'first' });
+    // A message of its own (a new message_id) whose update arrives twice with the same update_id.
     const update = {
       update_id: 777_001,
-      message: fake.toTelegram({ ...written, raw: 'only once', visible: 'only once' }),
+      message: fake.toTelegram({
+        ...written,
+        message_id: written.message_id + 1000,
+        raw: 'only once',
+        visible: 'only once',
+      }),
     };
     await fake.deliverAll([update, update]);
     await fake.userWrites(threadId, { text: 'sentinel' });

@@ -64,16 +64,19 @@ export class LeaseKeeper {
     if (this.closed) return;
     const started = Date.now();
     let got = false;
+    let renewed = false;
     try {
-      got = await this.storage.leaseAcquire!(this.name, this.owner, this.ttlMs);
+      renewed = await this.storage.leaseAcquire!(this.name, this.owner, this.ttlMs);
+      got = renewed;
     } catch (err) {
       this.logger.warn({ err, lease: this.name }, 'lease renewal failed');
-      // Keep running only while the last successful lease is certainly still ours.
+      // Keep running only while the last successful lease is certainly still ours; a failed
+      // renewal never extends it, so the job stops before another instance can take over.
       got = this.held && Date.now() < this.heldUntil - this.ttlMs / 3;
     }
     if (this.closed) return;
     if (got) {
-      this.heldUntil = started + this.ttlMs;
+      if (renewed) this.heldUntil = started + this.ttlMs;
       if (!this.held) {
         this.held = true;
         this.logger.info({ lease: this.name }, 'this instance now runs the job');

@@ -54,3 +54,23 @@ describe('singleton jobs', () => {
     await pp.close();
   });
 });
+
+describe('lease renewal failures', () => {
+  it('an instance whose storage stops answering gives the job up before its lease ends', async () => {
+    const storage = new MemoryStorage();
+    let failing = false;
+    const flaky = Object.create(storage) as MemoryStorage;
+    flaky.leaseAcquire = async (name, owner, ttl) => {
+      if (failing) throw new Error('storage down');
+      return storage.leaseAcquire(name, owner, ttl);
+    };
+    const running = new Set<string>();
+    const pp = new PocketPing({ storage: flaky, logger: silentLogger });
+    pp.singleton('job', { start: () => void running.add('a'), stop: () => void running.delete('a') }, { ttlMs: 300 });
+    await pp.init();
+    await until(() => running.has('a'));
+    failing = true;
+    await until(() => !running.has('a'), 2000);
+    await pp.close();
+  });
+});
