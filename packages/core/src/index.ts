@@ -26,3 +26,4 @@ export * from './remote-bridge.js';
 export * from './outbox-queue.js';
 export * from './security.js';
 export * from './leases.js';
+export { encodeDates, reviveDates, toJsonWithDates } from './json-dates.js';

@@ -1,5 +1,5 @@
 import type { Attachment, Message, OutboxRecord, Session } from '@pocketping/core';
-import { reviveDates, toJson } from './json-dates.js';
+import { reviveDates, toJsonWithDates as toJson } from '@pocketping/core';
 
 /** How one model field is stored. */
 type Kind = 'text' | 'bool' | 'date' | 'json' | 'int';

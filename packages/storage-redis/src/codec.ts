@@ -1,5 +1,5 @@
 import type { Attachment, Message, OutboxRecord, Session } from '@pocketping/core';
-import { reviveDates, toJson } from './json-dates.js';
+import { reviveDates, toJsonWithDates as toJson } from '@pocketping/core';
 import { encodeBridge, outboxLane } from './keys.js';
 
 /** Bridge maps are stored as one hash field per bridge, apart from the JSON fields. */

@@ -1,6 +1,7 @@
 /**
- * JSON columns (identity, metadata, preChat, csat, attachments, ...) hold Dates at known and
- * unknown depths. JSON has no date type, so Dates are written as `{ "$date": "<ISO>" }` and
+ * Helpers for storages that keep models as JSON (a jsonb column, a Redis string): sessions and
+ * messages hold Dates at known and unknown depths (identity, metadata, preChat, csat,
+ * attachments, ...). JSON has no date type, so Dates are written as `{ "$date": "<ISO>" }` and
  * turned back into Date objects on read: nested Dates survive a round trip without a per-field
  * schema, and user strings that merely look like dates stay strings.
  */
@@ -36,6 +37,6 @@ export function reviveDates(value: unknown): unknown {
 }
 
 /** `JSON.stringify` with tagged Dates. */
-export function toJson(value: unknown): string {
+export function toJsonWithDates(value: unknown): string {
   return JSON.stringify(encodeDates(value));
 }
