@@ -443,6 +443,25 @@ export class DiscordBridge implements Bridge {
     }
   }
 
+  /**
+   * The session was erased (retention or a privacy request). Bot mode deletes its thread (a
+   * forum post, or a thread and the card it started from). Webhook mode deletes the session card;
+   * the messages after it stay, since the bridge keeps no list of them.
+   */
+  async onSessionErased(session: Session): Promise<void> {
+    const threadId = session.bridgeThreads?.[this.name];
+    if (!threadId) return;
+    try {
+      if (this.webhookPoster) {
+        await this.webhookPoster.delete(threadId);
+        return;
+      }
+      await this.requirePoster().remove(threadId);
+    } catch (err) {
+      throw toBridgeError(this.name, 'deleting the thread of an erased session', err);
+    }
+  }
+
   /** Posts a one-line notice in the session's thread, if it has one. */
   async onNotice(session: Session, text: string): Promise<void> {
     const threadId = session.bridgeThreads?.[this.name];

@@ -158,6 +158,19 @@ export class ThreadPoster {
     this.archived.add(threadId);
   }
 
+  /**
+   * Deletes the session's thread with everything in it (for a forum, the post). In a text
+   * channel the thread started from the card, which stays in the channel: it is deleted too.
+   * A thread or card that is already gone is fine.
+   */
+  async remove(threadId: string): Promise<void> {
+    await this.ignoringGone(() => this.rest.delete(Routes.channel(threadId)));
+    this.archived.delete(threadId);
+    if (!this.channel.forum) {
+      await this.ignoringGone(() => this.rest.delete(Routes.channelMessage(this.channel.id, threadId)));
+    }
+  }
+
   /** Shows "PocketPing is typing…" in the thread. */
   async typing(threadId: string): Promise<void> {
     if (this.isArchived(threadId)) return;

@@ -193,6 +193,25 @@ describe('bot mode, visitor → Discord', () => {
     expect(live(h.discord, newThread).map((m) => m.content)).toEqual(['after']);
   });
 
+  it('erasing the session deletes its thread and card and the stored session; erasing again changes nothing', async () => {
+    h = await startHarness();
+    const sessionId = await h.connect();
+    await h.send(sessionId, 'please forget me');
+    await h.pp.flushDeliveries();
+    const threadId = (await h.threadOf(sessionId))!;
+    expect(await h.pp.eraseSession(sessionId)).toBe(true);
+    expect(h.discord.channels.has(threadId)).toBe(false);
+    expect(live(h.discord, threadId)).toEqual([]);
+    expect(live(h.discord, h.discord.channelId)).toEqual([]);
+    expect(await h.storage.getSession(sessionId)).toBeNull();
+
+    expect(await h.pp.eraseSession(sessionId)).toBe(false);
+    expect(h.discord.requests.filter((r) => r.method === 'DELETE' && r.path === `/channels/${threadId}`)).toHaveLength(
+      1,
+    );
+    expect(h.logger.lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+  });
+
   it('notices go into an existing thread only', async () => {
     h = await startHarness();
     const quiet = await h.connect();

@@ -529,7 +529,8 @@ export class FakeDiscord {
     const url = new URL(req.url ?? '/', 'http://fake');
     const method = req.method ?? 'GET';
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}): undefined => {
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      // Like Discord, an empty answer (204) carries no JSON content type.
+      res.writeHead(status, { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
       res.end(body === undefined ? '' : JSON.stringify(body));
     };
 
@@ -594,6 +595,22 @@ export class FakeDiscord {
         if (patch.name) channel.name = patch.name;
         if (patch.archived !== undefined && channel.thread_metadata) channel.thread_metadata.archived = patch.archived;
         this.dispatch('THREAD_UPDATE', channel);
+        return send(200, channel);
+      }
+      if (method === 'DELETE') {
+        // Like Discord: deleting a thread needs Manage Threads and takes its messages with it.
+        if (!channel.thread_metadata) return send(403, { message: 'Missing Permissions', code: 50013 });
+        if ((this.botPermissions & Perm.ManageThreads) === 0n) {
+          return send(403, { message: 'Missing Permissions', code: 50013 });
+        }
+        this.channels.delete(channel.id);
+        for (const x of this.channelMessages(channel.id)) x.deleted = true;
+        this.dispatch('THREAD_DELETE', {
+          id: channel.id,
+          type: channel.type,
+          guild_id: channel.guild_id,
+          parent_id: channel.parent_id,
+        });
         return send(200, channel);
       }
     }

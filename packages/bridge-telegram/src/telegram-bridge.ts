@@ -515,6 +515,26 @@ export class TelegramBridge implements Bridge {
     });
   }
 
+  /**
+   * The session was erased (retention or a privacy request): deletes its forum topic with every
+   * message in it. A topic that is already gone counts as deleted.
+   */
+  async onSessionErased(session: Session): Promise<void> {
+    const running = this.require();
+    const threadId = session.bridgeThreads?.[this.name];
+    if (!threadId) return;
+    await this.guard('deleting the topic', async () => {
+      try {
+        await this.paced(() => running.api.deleteForumTopic(running.facts.chatId, Number(threadId)));
+      } catch (err) {
+        if (!isThreadGone(err)) throw err;
+      }
+      this.topicOpen.delete(threadId);
+      this.cards.delete(threadId);
+      this.cardPending.delete(threadId);
+    });
+  }
+
   /** Posts a one-line notice in the topic, silently; never opens a topic for it. */
   async onNotice(session: Session, text: string): Promise<void> {
     const running = this.require();

@@ -681,6 +681,8 @@ export class FakeTelegram implements BridgeFake {
       case 'closeForumTopic':
       case 'reopenForumTopic':
         return this.changeTopic(method, p);
+      case 'deleteForumTopic':
+        return this.deleteForumTopic(p);
       case 'sendMessage':
         return this.sendMessage(p);
       case 'sendPhoto':
@@ -815,6 +817,16 @@ export class FakeTelegram implements BridgeFake {
     if (topic.closed === close) throw bad('TOPIC_NOT_MODIFIED');
     topic.closed = close;
     this.addService(threadId, close ? 'forum_topic_closed' : 'forum_topic_reopened', BOT_USER);
+    return true;
+  }
+
+  /** Like Telegram: needs the "Delete Messages" right; the topic goes with everything in it. */
+  private deleteForumTopic(p: Params): unknown {
+    this.chatFor(p);
+    if (!['creator', 'admin'].includes(this.botRights)) throw bad('not enough rights to delete the topic');
+    const threadId = this.threadFor(p, true);
+    if (threadId === undefined) throw bad('message thread not found');
+    this.deleteTopic(threadId);
     return true;
   }
 

@@ -325,4 +325,17 @@ describe('closed and deleted topics', () => {
       seen.some((f) => f.event.type === 'message' && f.event.data.content === 'Here in the new topic'),
     );
   });
+
+  it('erasing the session deletes its topic and the stored session; erasing again changes nothing', async () => {
+    const { fake, pp, storage, logger, openTopic } = await setup();
+    const { sessionId, threadId } = await openTopic();
+    expect(await pp.eraseSession(sessionId)).toBe(true);
+    expect(fake.topics.get(Number(threadId))!.deleted).toBe(true);
+    expect(fake.topicMessages(threadId).every((m) => m.deleted)).toBe(true);
+    expect(await storage.getSession(sessionId)).toBeNull();
+
+    expect(await pp.eraseSession(sessionId)).toBe(false);
+    expect(fake.callsOf('deleteForumTopic')).toHaveLength(1);
+    expect(logger.lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+  });
 });
