@@ -805,7 +805,10 @@ export class PocketPing {
     }
     this.rememberSession(session.id);
 
-    const history = await this.storageAccess.getMessages(session.id, { limit: this.settings.historyLimit });
+    // A session created by this call has no history yet: skip the read.
+    const history = created
+      ? []
+      : await this.storageAccess.getMessages(session.id, { limit: this.settings.historyLimit });
     const response: ConnectResponse = {
       sessionId: session.id,
       visitorId: req.visitorId,

@@ -283,6 +283,11 @@ export class PostgresStorage implements Storage {
   /** Stores a session (an upsert: saving the same id again replaces it). */
   async createSession(session: Session): Promise<void> {
     const params = rowParams(SESSION_COLUMNS, { ...session, metadata: session.metadata ?? {} });
+    if (Object.keys(session.bridgeThreads ?? {}).length === 0) {
+      // A new session has no thread yet: one statement instead of a transaction (the hot path of /connect).
+      await this.query('createSession', this.sql.upsertSession, params);
+      return;
+    }
     await this.transaction('createSession', async (client) => {
       await client.query(this.sql.upsertSession, params);
       await this.replaceThreadRefs(client, session.id, session.bridgeThreads ?? {});
