@@ -3,6 +3,7 @@ import type { Attachment, Message, Session } from './models.js';
 import {
   type AttachmentPatch,
   applyMessageQuery,
+  compareMessages,
   type MessagePatch,
   type MessageQuery,
   type SessionPatch,
@@ -16,6 +17,20 @@ function merge<T extends object>(base: T, patch: Partial<T>): T {
   const out = { ...base } as Record<string, unknown>;
   for (const [k, v] of Object.entries(patch)) if (v !== undefined) out[k] = v;
   return out as T;
+}
+
+/** True when `list` is already ascending, within `after`/`before`, and no longer than `limit`. */
+function queryApplied(list: Message[], query: MessageQuery): boolean {
+  if (query.limit !== undefined && list.length > query.limit) return false;
+  const after = query.after?.getTime();
+  const before = query.before?.getTime();
+  for (let i = 0; i < list.length; i++) {
+    const m = list[i]!;
+    if (after !== undefined && m.updatedAt.getTime() <= after) return false;
+    if (before !== undefined && m.timestamp.getTime() >= before) return false;
+    if (i > 0 && compareMessages(list[i - 1]!, m) > 0) return false;
+  }
+  return true;
 }
 
 /**
@@ -133,8 +148,9 @@ export class StorageAccess {
 
   async getMessages(sessionId: string, query: MessageQuery = {}): Promise<Message[]> {
     const list = await this.call('getMessages', () => this.storage.getMessages(sessionId, query));
-    // Cheap for storages that already applied the query; a safety net for those that did not.
-    return applyMessageQuery(list, query);
+    // Storages that applied the query pass one linear check; only those that did not are
+    // filtered and sorted here (this runs on every /connect and poll).
+    return queryApplied(list, query) ? list : applyMessageQuery(list, query);
   }
 
   /** A message of the given session, or null (also when it belongs to another session). */
