@@ -252,6 +252,21 @@ export function isSetupError(err: unknown): err is SetupError {
   );
 }
 
+/**
+ * A connection string safe to show in errors and logs: the password is replaced by `***`.
+ * `fallback` names the connection when there is no URL (a client the user passed in).
+ */
+export function redactConnectionUrl(url: string | undefined, fallback: string): string {
+  if (!url) return fallback;
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the configured URL';
+  }
+}
+
 /** Wraps any thrown value from a storage driver so driver errors never cross the interface. */
 export function wrapStorageError(packageName: string, operation: string, err: unknown): StorageError {
   if (err instanceof StorageError) return err;

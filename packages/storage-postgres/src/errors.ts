@@ -1,4 +1,4 @@
-import { SetupError, type StorageError, wrapStorageError } from '@pocketping/core';
+import { redactConnectionUrl, SetupError, type StorageError, wrapStorageError } from '@pocketping/core';
 
 /** Name used in every error message of this package. */
 export const PACKAGE_NAME = '@pocketping/storage-postgres';
@@ -40,25 +40,13 @@ export function isUnreachable(err: unknown): boolean {
   return /timeout expired|Connection terminated/i.test(message);
 }
 
-/** Removes the password from a connection string before it is shown. */
-export function redactUrl(url: string | undefined): string {
-  if (!url) return 'the given pg.Pool';
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'the configured URL';
-  }
-}
-
 /** The setup guide shown when `init()` cannot reach the database. */
 export function unreachableError(url: string | undefined, err: unknown): SetupError {
   const reason = err instanceof Error ? err.message : String(err);
   return new SetupError({
     component: 'PostgreSQL',
     code: 'STORAGE_UNAVAILABLE',
-    problem: `${PACKAGE_NAME} cannot reach ${redactUrl(url)}: ${reason}`,
+    problem: `${PACKAGE_NAME} cannot reach ${redactConnectionUrl(url, 'the given pg.Pool')}: ${reason}`,
     steps: [
       'Start PostgreSQL: `pnpm services` in the PocketPing repository, `docker run -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16`, or `pg_ctlcluster <version> main start` on Debian/Ubuntu',
       'Check the URL: postgres://USER:PASSWORD@HOST:PORT/DATABASE (storage.url in config.yaml, often the DATABASE_URL environment variable)',

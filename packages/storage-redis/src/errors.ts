@@ -1,4 +1,4 @@
-import { SetupError, type StorageError, wrapStorageError } from '@pocketping/core';
+import { redactConnectionUrl, SetupError, type StorageError, wrapStorageError } from '@pocketping/core';
 
 /** Name used in every error message of this package. */
 export const PACKAGE_NAME = '@pocketping/storage-redis';
@@ -10,25 +10,13 @@ export function wrapError(operation: string, err: unknown): StorageError {
   return wrapStorageError(PACKAGE_NAME, operation, err);
 }
 
-/** Removes the password from a connection string before it is shown. */
-export function redactUrl(url: string | undefined): string {
-  if (!url) return 'the given ioredis client';
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'the configured URL';
-  }
-}
-
 /** The setup guide shown when `init()` cannot reach Redis. */
 export function unreachableError(url: string | undefined, err: unknown): SetupError {
   const reason = err instanceof Error ? err.message : String(err);
   return new SetupError({
     component: 'Redis',
     code: 'STORAGE_UNAVAILABLE',
-    problem: `${PACKAGE_NAME} cannot reach ${redactUrl(url)}: ${reason}`,
+    problem: `${PACKAGE_NAME} cannot reach ${redactConnectionUrl(url, 'the given ioredis client')}: ${reason}`,
     steps: [
       'Start Redis: `pnpm services` in the PocketPing repository, `docker run -p 6379:6379 redis:7`, or `redis-server --daemonize yes`',
       'Check the URL: redis://[:PASSWORD@]HOST:PORT/DB, or rediss:// for TLS (storage.url in config.yaml, often the REDIS_URL environment variable)',
