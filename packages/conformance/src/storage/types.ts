@@ -11,10 +11,3 @@ export interface StorageConformanceOptions {
   /** Skip the whole suite, with the reason printed (e.g. a service is not running). */
   skip?: string | false;
 }
-
-/** Creates and initializes a storage for one test, and tears it down after. */
-export interface StorageHandle {
-  get(): Promise<Storage>;
-  /** A second instance on the same backend, for restart/persistence checks (if `create` shares it). */
-  reopen(): Promise<Storage>;
-}
