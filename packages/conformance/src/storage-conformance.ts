@@ -7,6 +7,7 @@ import { messageTests } from './storage/messages.js';
 import { leaseTests } from './storage/leases.js';
 import { outboxTests } from './storage/outbox.js';
 import { paginationTests } from './storage/pagination.js';
+import { sequenceTests } from './storage/sequence.js';
 import { sessionTests } from './storage/sessions.js';
 import { throughPocketPingTests } from './storage/through-pocketping.js';
 import type { StorageConformanceOptions } from './storage/types.js';
@@ -31,6 +32,7 @@ export function storageConformance(options: StorageConformanceOptions): void {
     messageTests(options);
     paginationTests(options);
     editDeleteTests(options);
+    sequenceTests(options);
     bridgeIdTests(options);
     attachmentTests(options);
     concurrencyTests(options);

@@ -2,7 +2,7 @@ import type { ServerEvent } from './events.js';
 
 /** A realtime event travelling between PocketPing instances. */
 export type BusMessage =
-  | { kind: 'session'; origin: string; sessionId: string; event: ServerEvent }
+  | { kind: 'session'; origin: string; sessionId: string; event: ServerEvent; seq?: number }
   | { kind: 'broadcast'; origin: string; event: ServerEvent }
   | { kind: 'presence'; origin: string; online: boolean };
 

@@ -12,7 +12,25 @@ import {
   type Storage,
 } from './storage.js';
 
-const clone = <T>(value: T): T => structuredClone(value);
+/**
+ * Deep copy of stored records: plain objects, arrays and Dates are copied by hand (several
+ * times cheaper than `structuredClone` for these small records, and this runs on every read and
+ * write); anything else goes through `structuredClone`.
+ */
+function clone<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = clone(value[i]);
+    return out as T;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(value);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) out[key] = clone((value as Record<string, unknown>)[key]);
+  return out as T;
+}
 
 function assignDefined<T extends object>(target: T, patch: Partial<T>): T {
   for (const [key, value] of Object.entries(patch)) {
@@ -41,9 +59,24 @@ export class MemoryStorage implements Storage {
   private readonly attachments = new Map<string, Attachment>();
   private readonly outbox = new Map<string, OutboxRecord>();
   private readonly leases = new Map<string, { owner: string; until: number }>();
+  /** Latest message sequence number per session (see `Message.seq`). */
+  private readonly seqs = new Map<string, number>();
+
+  private nextSeq(sessionId: string): number {
+    const seq = (this.seqs.get(sessionId) ?? 0) + 1;
+    this.seqs.set(sessionId, seq);
+    return seq;
+  }
+
+  private readSession(s: Session): Session {
+    const copy = clone(s);
+    copy.seq = this.seqs.get(s.id) ?? 0;
+    return copy;
+  }
 
   async createSession(session: Session): Promise<void> {
     const copy = clone(session);
+    delete copy.seq;
     this.sessions.set(copy.id, copy);
     this.indexVisitor(copy);
     for (const [bridge, threadId] of Object.entries(copy.bridgeThreads ?? {})) {
@@ -53,15 +86,16 @@ export class MemoryStorage implements Storage {
 
   async getSession(sessionId: string): Promise<Session | null> {
     const s = this.sessions.get(sessionId);
-    return s ? clone(s) : null;
+    return s ? this.readSession(s) : null;
   }
 
   async updateSession(sessionId: string, patch: SessionPatch): Promise<Session | null> {
     const s = this.sessions.get(sessionId);
     if (!s) return null;
-    assignDefined(s, clone(patch));
+    const { seq: _readOnly, ...rest } = patch as SessionPatch & { seq?: number };
+    assignDefined(s, clone(rest));
     this.indexVisitor(s);
-    return clone(s);
+    return this.readSession(s);
   }
 
   async getSessionByVisitorId(visitorId: string): Promise<Session | null> {
@@ -76,7 +110,7 @@ export class MemoryStorage implements Storage {
     if (query.since) list = list.filter((s) => s.lastActivity.getTime() >= query.since!.getTime());
     list.sort((a, b) => b.lastActivity.getTime() - a.lastActivity.getTime() || (a.id < b.id ? -1 : 1));
     if (query.limit !== undefined) list = list.slice(0, query.limit);
-    return list.map(clone);
+    return list.map((s) => this.readSession(s));
   }
 
   async deleteSession(sessionId: string): Promise<boolean> {
@@ -99,6 +133,7 @@ export class MemoryStorage implements Storage {
       }
     }
     this.sessionMessages.delete(sessionId);
+    this.seqs.delete(sessionId);
     for (const [id, a] of this.attachments) if (a.sessionId === sessionId) this.attachments.delete(id);
     return true;
   }
@@ -114,8 +149,9 @@ export class MemoryStorage implements Storage {
     return count;
   }
 
-  async saveMessage(message: Message): Promise<void> {
+  async saveMessage(message: Message): Promise<Message> {
     const copy = clone(message);
+    copy.seq = this.nextSeq(copy.sessionId);
     const existing = this.messages.get(copy.id);
     let list = this.sessionMessages.get(copy.sessionId);
     if (!list) {
@@ -139,11 +175,12 @@ export class MemoryStorage implements Storage {
     for (const [bridge, pid] of Object.entries(copy.bridgeMessageIds ?? {})) {
       this.bridgeMessages.set(`${bridge}\u0000${pid}`, copy.id);
     }
+    return clone(copy);
   }
 
   async getMessages(sessionId: string, query: MessageQuery = {}): Promise<Message[]> {
     const list = this.sessionMessages.get(sessionId) ?? [];
-    if (!query.after && !query.before) {
+    if (!query.after && !query.before && query.afterSeq === undefined) {
       const slice =
         query.limit !== undefined && list.length > query.limit ? list.slice(list.length - query.limit) : list;
       return slice.map(clone);
@@ -159,7 +196,9 @@ export class MemoryStorage implements Storage {
   async updateMessage(messageId: string, patch: MessagePatch): Promise<Message | null> {
     const m = this.messages.get(messageId);
     if (!m) return null;
-    assignDefined(m, clone(patch));
+    const { seq: _assignedHere, ...rest } = patch as MessagePatch & { seq?: number };
+    assignDefined(m, clone(rest));
+    m.seq = this.nextSeq(m.sessionId);
     for (const [bridge, pid] of Object.entries(m.bridgeMessageIds ?? {})) {
       this.bridgeMessages.set(`${bridge}\u0000${pid}`, m.id);
     }

@@ -132,6 +132,17 @@ export const SessionSchema = z.object({
   screenshotRequests: z.array(ScreenshotRequestSchema).optional(),
   /** Thread/topic id per bridge name (Telegram topic, Slack thread_ts, Discord thread). */
   bridgeThreads: z.record(z.string(), z.string()).optional(),
+  /**
+   * The session's latest message sequence number: the highest `seq` any of its messages has
+   * had. Maintained by storages that assign `Message.seq`; ignored in patches (read-only).
+   */
+  seq: z.number().int().nonnegative().optional(),
+  /**
+   * Where recently closed WebSockets of this session stopped: the sequence number each had
+   * confirmed (by a pong after the frame) and when it closed, newest last, a few at most. A
+   * widget's WebSocket carries no cursor, so a reopened socket resumes from the lowest one.
+   */
+  streamResume: z.array(z.object({ seq: z.number().int().nonnegative(), at: z.date() })).optional(),
 });
 /** A conversation between one visitor and the operators. */
 export type Session = z.infer<typeof SessionSchema>;
@@ -148,6 +159,13 @@ export const MessageSchema = z.object({
   timestamp: z.date(),
   /** Latest change of any kind (creation, edit, delete, receipt). Drives the `after` delta. */
   updatedAt: z.date(),
+  /**
+   * Change sequence number within the session, assigned by the storage (not by callers) on
+   * every `saveMessage` and `updateMessage`: greater than every `seq` the session's messages had
+   * before, so "everything after seq N" is a gap-free resume point. Undefined with storages
+   * that do not assign it; resume then falls back to `updatedAt`.
+   */
+  seq: z.number().int().nonnegative().optional(),
   status: MessageStatusSchema,
   deliveredAt: z.date().optional(),
   readAt: z.date().optional(),

@@ -595,10 +595,21 @@ export class PocketPing {
     return this.hub.subscribe(sessionId, listener);
   }
 
-  /** Sends an event to every realtime subscriber of a session, on every instance. */
-  emitToSession(sessionId: string, event: ServerEvent): void {
-    this.hub.deliver(sessionId, toFrame(event));
-    if (!this.ownBus) this.publish({ kind: 'session', origin: this.instanceId, sessionId, event });
+  /**
+   * Sends an event to every realtime subscriber of a session, on every instance. `seq` is the
+   * session's message sequence number the event stands for (a message created or changed); it
+   * goes into the envelope and lets each socket know how far its widget has got.
+   */
+  emitToSession(sessionId: string, event: ServerEvent, seq?: number): void {
+    this.hub.deliver(sessionId, toFrame(event, seq));
+    if (!this.ownBus)
+      this.publish({
+        kind: 'session',
+        origin: this.instanceId,
+        sessionId,
+        event,
+        ...(seq !== undefined ? { seq } : {}),
+      });
   }
 
   /** Sends an event to every connected widget, on every instance. */
@@ -613,7 +624,7 @@ export class PocketPing {
 
   private onBusMessage(message: BusMessage): void {
     if (message.origin === this.instanceId) return;
-    if (message.kind === 'session') this.hub.deliver(message.sessionId, toFrame(message.event));
+    if (message.kind === 'session') this.hub.deliver(message.sessionId, toFrame(message.event, message.seq));
     else if (message.kind === 'broadcast') this.hub.broadcast(toFrame(message.event));
     else if (message.kind === 'presence') {
       this.operatorOnlineFlag = message.online;
@@ -625,16 +636,51 @@ export class PocketPing {
    * Frames to send when a stream opens: messages created or changed after `after` (SSE passes
    * the widget's cursor), then any pending CSAT request and undelivered screenshot requests.
    */
-  async streamReplay(sessionId: string, options: { after?: Date; recentMs?: number } = {}): Promise<OutgoingFrame[]> {
+  async streamReplay(
+    sessionId: string,
+    options: { after?: Date; afterSeq?: number; recentMs?: number } = {},
+  ): Promise<OutgoingFrame[]> {
+    return (await this.streamCatchUp(sessionId, options)).frames;
+  }
+
+  /**
+   * What a stream that opens has to send first, and from where it resumed. Messages created or
+   * changed after the cursor come first (ascending), then a pending CSAT request and undelivered
+   * screenshot requests. The cursor is, in this order: `afterSeq` (a client that kept the `seq`
+   * of the envelopes), `after` (the widget's timestamp, with clock-skew slack), the session's
+   * resume records (`resume: true`: a reopened WebSocket, which carries no cursor; see
+   * `Session.streamResume`), or the last `recentMs`. `seq` is the session's sequence number
+   * when the messages were read: the stream has everything up to it once the frames are sent.
+   */
+  async streamCatchUp(
+    sessionId: string,
+    options: { after?: Date; afterSeq?: number; resume?: boolean; recentMs?: number } = {},
+  ): Promise<{ frames: OutgoingFrame[]; seq?: number; resumedFrom?: number }> {
     const session = await this.storageAccess.getSession(sessionId);
-    if (!session) return [];
+    if (!session) return { frames: [] };
     const frames: OutgoingFrame[] = [];
-    if (options.after || options.recentMs) {
-      // WebSockets carry no cursor: replaying what changed recently fills the gap a reconnect
-      // left (the widget merges by id, so repeats are harmless).
-      const after = options.after ? this.effectiveAfter(options.after) : new Date(Date.now() - options.recentMs!);
-      const messages = await this.storageAccess.getMessages(sessionId, { after, limit: this.settings.historyLimit });
-      for (const m of await this.toWireMessages(messages)) frames.push(toFrame({ type: 'message', data: m }));
+    const sequenced = session.seq !== undefined;
+    let query: MessageQuery | undefined;
+    let resumedFrom: number | undefined;
+    if (options.afterSeq !== undefined && sequenced) {
+      query = { afterSeq: options.afterSeq };
+      resumedFrom = options.afterSeq;
+    } else if (options.after) {
+      query = { after: this.effectiveAfter(options.after) };
+    } else if (options.resume && sequenced && session.streamResume?.length) {
+      resumedFrom = await this.resumePoint(session);
+      if (resumedFrom !== undefined) query = { afterSeq: resumedFrom };
+    }
+    if (!query && (options.resume || options.recentMs)) {
+      // No resume point: the widget is current as of its /connect (or of a stream that closed
+      // moments ago); replaying what changed recently fills that gap. Repeats are harmless,
+      // the widget merges by id.
+      query = { after: new Date(Date.now() - (options.recentMs ?? RECENT_REPLAY_MS)) };
+    }
+    if (query) {
+      const messages = await this.storageAccess.getMessages(sessionId, { ...query, limit: this.settings.historyLimit });
+      const wire = await this.toWireMessages(messages);
+      for (let i = 0; i < wire.length; i++) frames.push(toFrame({ type: 'message', data: wire[i]! }, messages[i]!.seq));
     }
     if (session.csat?.pending && session.csat.score === undefined) {
       frames.push(
@@ -648,7 +694,63 @@ export class PocketPing {
       if (!r.deliveredAt && !r.completedAt)
         frames.push(toFrame({ type: 'screenshot_request', data: screenshotData(r) }));
     }
-    return frames;
+    return {
+      frames,
+      ...(session.seq !== undefined ? { seq: session.seq } : {}),
+      ...(resumedFrom !== undefined ? { resumedFrom } : {}),
+    };
+  }
+
+  /**
+   * The resume point of a socket that opens without a cursor: the lowest recorded one (one
+   * record per closed socket; whichever tab's socket this is, nobody resumes past its own
+   * point). A socket that looks like a reconnect also uses one record up, the highest, which
+   * keeps every other closed socket's own point or a lower one. A socket of a page that just
+   * called /connect (session active in the last 15 s) uses none up: it is a new tab, and the
+   * records belong to sockets that may still come back.
+   */
+  private async resumePoint(session: Session): Promise<number | undefined> {
+    const now = Date.now();
+    const records = (session.streamResume ?? []).filter((r) => now - r.at.getTime() < RESUME_RECORD_TTL_MS);
+    if (records.length === 0) return undefined;
+    let low = 0;
+    let high = 0;
+    for (let i = 1; i < records.length; i++) {
+      if (records[i]!.seq < records[low]!.seq) low = i;
+      if (records[i]!.seq >= records[high]!.seq) high = i;
+    }
+    const floor = records[low]!.seq;
+    const fresh = now - session.lastActivity.getTime() < FRESH_PAGE_MS;
+    if (!fresh) records.splice(high, 1);
+    if ((!fresh || records.length !== session.streamResume!.length) && this.storageAccess.has('updateSession'))
+      await this.storageAccess.updateSession(session.id, { streamResume: records });
+    return floor;
+  }
+
+  /**
+   * Records where a closed WebSocket stopped: its widget is known to have every change up to
+   * `seq` (confirmed by a pong after the frame). The next socket of the session that opens
+   * without a cursor resumes from the lowest record (see `streamCatchUp`). Keeps at most 16
+   * records of the last 24 hours. Failures are logged, never thrown (this runs on close).
+   */
+  async recordResumePoint(sessionId: string, seq: number): Promise<void> {
+    if (!this.storageAccess.has('updateSession')) return;
+    try {
+      const session = await this.storageAccess.getSession(sessionId);
+      if (!session || session.seq === undefined) return;
+      const now = Date.now();
+      const records = (session.streamResume ?? []).filter((r) => now - r.at.getTime() < RESUME_RECORD_TTL_MS);
+      records.push({ seq, at: new Date(now) });
+      // Over the cap, the highest record goes: the lower ones cover every socket's point.
+      while (records.length > MAX_RESUME_RECORDS) {
+        let high = 0;
+        for (let i = 1; i < records.length; i++) if (records[i]!.seq >= records[high]!.seq) high = i;
+        records.splice(high, 1);
+      }
+      await this.storageAccess.updateSession(sessionId, { streamResume: records });
+    } catch (err) {
+      this.logger.warn({ err, sessionId }, 'could not record where a WebSocket stopped');
+    }
   }
 
   /** Registers an open SSE stream so `closeStreams()` can end it on shutdown (used by `openSseStream`). */
@@ -947,7 +1049,7 @@ export class PocketPing {
       ...(attachments.length > 0 ? { attachments: attachments.map((a) => ({ ...a, messageId: id })) } : {}),
       ...(input.metadata ? { metadata: input.metadata } : {}),
     };
-    await this.storageAccess.saveMessage(message);
+    const stored = await this.storageAccess.saveMessage(message);
     for (const a of attachments)
       if (ids.includes(a.id)) await this.storageAccess.updateAttachment(a.id, { messageId: id });
     const patch: Partial<Session> = { lastActivity: now };
@@ -957,16 +1059,16 @@ export class PocketPing {
       patch.closedAt = undefined;
     }
     const updated = (await this.storageAccess.updateSession(session.id, patch)) ?? { ...session, ...patch };
-    await this.broadcastMessage(message);
+    await this.broadcastMessage(stored);
     await this.enqueueAll(
       session.id,
       { type: 'visitor_message', messageId: id },
       (b) => typeof b.onVisitorMessage === 'function',
     );
     this.stopVisitorTyping(session.id);
-    if (this.hooks.onMessage) this.runSafely('onMessage', () => this.hooks.onMessage!(message, updated));
-    this.emit({ type: 'message.created', message, session: updated });
-    return message;
+    if (this.hooks.onMessage) this.runSafely('onMessage', () => this.hooks.onMessage!(stored, updated));
+    this.emit({ type: 'message.created', message: stored, session: updated });
+    return stored;
   }
 
   /** `GET /messages`: messages created or changed after `after` (with clock-skew slack). */
@@ -975,7 +1077,8 @@ export class PocketPing {
     await this.requireSession(req.sessionId);
     const limit = req.limit ?? this.settings.historyLimit;
     const query: MessageQuery = { limit: limit + 1 };
-    if (req.after) query.after = this.effectiveAfter(req.after);
+    if (req.afterSeq !== undefined) query.afterSeq = req.afterSeq;
+    else if (req.after) query.after = this.effectiveAfter(req.after);
     const list = await this.storageAccess.getMessages(req.sessionId, query);
     const hasMore = list.length > limit;
     const page = hasMore ? list.slice(list.length - limit) : list;
@@ -1054,32 +1157,38 @@ export class PocketPing {
     const session = await this.requireSession(req.sessionId);
     const now = monotonicNow(session.id);
     const changed: string[] = [];
+    let seq: number | undefined;
     for (const messageId of new Set(req.messageIds)) {
       if (!isUrlSafeId(messageId)) continue;
       const m = await this.storageAccess.getMessage(session.id, messageId);
       if (!m || m.sender === 'visitor') continue;
       if (req.status === 'read' && m.status === 'read') continue;
       if (req.status === 'delivered' && m.status !== 'sent') continue;
-      await this.storageAccess.updateMessage(session.id, m.id, {
+      const u = await this.storageAccess.updateMessage(session.id, m.id, {
         status: req.status,
         ...(req.status === 'read' ? { readAt: now } : {}),
         ...(m.deliveredAt ? {} : { deliveredAt: now }),
         updatedAt: now,
       });
+      seq = maxSeq(seq, u?.seq);
       changed.push(m.id);
     }
     if (changed.length > 0) {
       const iso = now.toISOString();
-      this.emitToSession(session.id, {
-        type: 'read',
-        data: {
-          sessionId: session.id,
-          messageIds: changed,
-          status: req.status,
-          deliveredAt: iso,
-          ...(req.status === 'read' ? { readAt: iso } : {}),
+      this.emitToSession(
+        session.id,
+        {
+          type: 'read',
+          data: {
+            sessionId: session.id,
+            messageIds: changed,
+            status: req.status,
+            deliveredAt: iso,
+            ...(req.status === 'read' ? { readAt: iso } : {}),
+          },
         },
-      });
+        seq,
+      );
       for (const b of this.bridgeList) {
         if (b.onMessageRead) this.callBridge(b, 'onMessageRead', () => b.onMessageRead!(session, changed, req.status));
       }
@@ -1145,10 +1254,11 @@ export class PocketPing {
       editedAt: now,
       updatedAt: now,
     })) ?? { ...message, content, editedAt: now, updatedAt: now };
-    this.emitToSession(session.id, {
-      type: 'message_edited',
-      data: { messageId: message.id, content, editedAt: now.toISOString() },
-    });
+    this.emitToSession(
+      session.id,
+      { type: 'message_edited', data: { messageId: message.id, content, editedAt: now.toISOString() } },
+      edited.seq,
+    );
     await this.enqueueAll(
       session.id,
       { type: 'edit', messageId: message.id },
@@ -1165,10 +1275,11 @@ export class PocketPing {
       updatedAt: now,
       content: '',
     })) ?? { ...message, deletedAt: now, updatedAt: now, content: '' };
-    this.emitToSession(session.id, {
-      type: 'message_deleted',
-      data: { messageId: message.id, deletedAt: now.toISOString() },
-    });
+    this.emitToSession(
+      session.id,
+      { type: 'message_deleted', data: { messageId: message.id, deletedAt: now.toISOString() } },
+      deleted.seq,
+    );
     await this.enqueueAll(
       session.id,
       { type: 'delete', messageId: message.id },
@@ -1602,7 +1713,7 @@ export class PocketPing {
         ? { bridgeMessageIds: { [options.sourceBridge]: options.platformMessageId } }
         : {}),
     };
-    await this.storageAccess.saveMessage(message);
+    const stored = await this.storageAccess.saveMessage(message);
     if (options.sourceBridge && options.platformMessageId) {
       await this.storageAccess.saveBridgeMessageId(session.id, id, options.sourceBridge, options.platformMessageId);
     }
@@ -1617,7 +1728,7 @@ export class PocketPing {
     }
     const updated = (await this.storageAccess.updateSession(session.id, patch)) ?? session;
     this.clearOperatorTyping(session.id);
-    await this.broadcastMessage(message);
+    await this.broadcastMessage(stored);
     await this.enqueueAll(
       session.id,
       {
@@ -1627,9 +1738,9 @@ export class PocketPing {
       },
       (b) => typeof b.onOperatorMessage === 'function' && b.name !== options.sourceBridge,
     );
-    if (this.hooks.onMessage) this.runSafely('onMessage', () => this.hooks.onMessage!(message, updated));
-    this.emit({ type: 'message.created', message, session: updated });
-    return message;
+    if (this.hooks.onMessage) this.runSafely('onMessage', () => this.hooks.onMessage!(stored, updated));
+    this.emit({ type: 'message.created', message: stored, session: updated });
+    return stored;
   }
 
   /** Same as `sendMessage(sessionId, { content, operatorName, sourceBridge })` (SDK name). */
@@ -1697,22 +1808,28 @@ export class PocketPing {
       : await this.storageAccess.getMessages(session.id, { limit: this.settings.historyLimit });
     const now = monotonicNow(session.id);
     const changed: string[] = [];
+    let seq: number | undefined;
     for (const m of list) {
       if (m.sender !== 'visitor' || m.status === 'read' || m.deletedAt) continue;
-      await this.storageAccess.updateMessage(session.id, m.id, {
+      const u = await this.storageAccess.updateMessage(session.id, m.id, {
         status: 'read',
         readAt: now,
         ...(m.deliveredAt ? {} : { deliveredAt: now }),
         updatedAt: now,
       });
+      seq = maxSeq(seq, u?.seq);
       changed.push(m.id);
     }
     if (changed.length > 0) {
       const iso = now.toISOString();
-      this.emitToSession(session.id, {
-        type: 'read',
-        data: { sessionId: session.id, messageIds: changed, status: 'read', readAt: iso, deliveredAt: iso },
-      });
+      this.emitToSession(
+        session.id,
+        {
+          type: 'read',
+          data: { sessionId: session.id, messageIds: changed, status: 'read', readAt: iso, deliveredAt: iso },
+        },
+        seq,
+      );
     }
     return changed.length;
   }
@@ -2042,15 +2159,19 @@ export class PocketPing {
     const m = await this.storageAccess.getMessage(sessionId, messageId);
     if (m?.status !== 'sent') return;
     const now = monotonicNow(sessionId);
-    await this.storageAccess.updateMessage(sessionId, messageId, {
+    const u = await this.storageAccess.updateMessage(sessionId, messageId, {
       status: 'delivered',
       deliveredAt: now,
       updatedAt: now,
     });
-    this.emitToSession(sessionId, {
-      type: 'read',
-      data: { sessionId, messageIds: [messageId], status: 'delivered', deliveredAt: now.toISOString() },
-    });
+    this.emitToSession(
+      sessionId,
+      {
+        type: 'read',
+        data: { sessionId, messageIds: [messageId], status: 'delivered', deliveredAt: now.toISOString() },
+      },
+      u?.seq,
+    );
   }
 
   private bridgeContext(name: string): BridgeContext {
@@ -2236,7 +2357,7 @@ export class PocketPing {
 
   private async broadcastMessage(message: Message): Promise<void> {
     const [wire] = await this.toWireMessages([message]);
-    this.emitToSession(message.sessionId, { type: 'message', data: wire! });
+    this.emitToSession(message.sessionId, { type: 'message', data: wire! }, message.seq);
   }
 
   /** Converts stored messages to the widget's shape, with reply quotes in object form. */
@@ -2302,4 +2423,20 @@ function sanitizeFilename(name: string): string {
   // Control characters and quotes would break Content-Disposition headers and chat markup.
   const clean = base.replace(/[\u0000-\u001f\u007f"<>]/g, '').trim();
   return (clean || 'file').slice(0, 255);
+}
+
+/** Replay window of a stream that opens without any cursor or resume record. */
+const RECENT_REPLAY_MS = 120_000;
+/** Resume records older than this are dropped (a WebSocket reopens within seconds or minutes). */
+const RESUME_RECORD_TTL_MS = 24 * 60 * 60 * 1000;
+/** A socket opening this soon after the session's last activity (its page's /connect) is a new tab. */
+const FRESH_PAGE_MS = 15_000;
+/** At most this many resume records per session (one per recently closed socket). */
+const MAX_RESUME_RECORDS = 16;
+
+/** The larger of two optional sequence numbers. */
+function maxSeq(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a > b ? a : b;
 }

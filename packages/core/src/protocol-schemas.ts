@@ -45,6 +45,8 @@ export type SendMessageRequest = z.infer<typeof SendMessageRequestSchema>;
 export const GetMessagesQuerySchema = z.object({
   sessionId: id('sessionId'),
   after: isoInstant.optional(),
+  /** Resume point for clients that keep the `seq` of event envelopes (takes precedence over `after`). */
+  afterSeq: z.coerce.number().int().nonnegative().optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 /** `GET /messages` query. */

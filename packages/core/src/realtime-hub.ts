@@ -3,16 +3,25 @@ import type { ServerEvent } from './events.js';
 /** One event ready to send: the object and its envelope serialized once for all sockets. */
 export interface OutgoingFrame {
   readonly event: ServerEvent;
-  /** `JSON.stringify({ type, data })`, computed once per event, shared by every socket. */
+  /**
+   * The session's message sequence number this event stands for (a message created or
+   * changed), when the storage assigns them; sockets use it as their resume point.
+   */
+  readonly seq?: number;
+  /** `JSON.stringify({ type, data, seq? })`, computed once per event, shared by every socket. */
   readonly json: string;
 }
 
 /** Receives the frames of one session (a WebSocket, an SSE stream, a test). */
 export type RealtimeListener = (frame: OutgoingFrame) => void;
 
-/** Builds the frame of an event. */
-export function toFrame(event: ServerEvent): OutgoingFrame {
-  return { event, json: JSON.stringify({ type: event.type, data: event.data }) };
+/**
+ * Builds the frame of an event. With `seq`, the envelope carries it next to `type` and `data`
+ * (the widget ignores it; other clients can resume from it with `afterSeq`).
+ */
+export function toFrame(event: ServerEvent, seq?: number): OutgoingFrame {
+  if (seq === undefined) return { event, json: JSON.stringify({ type: event.type, data: event.data }) };
+  return { event, seq, json: JSON.stringify({ type: event.type, data: event.data, seq }) };
 }
 
 /**

@@ -24,9 +24,11 @@ function queryApplied(list: Message[], query: MessageQuery): boolean {
   if (query.limit !== undefined && list.length > query.limit) return false;
   const after = query.after?.getTime();
   const before = query.before?.getTime();
+  const afterSeq = query.afterSeq;
   for (let i = 0; i < list.length; i++) {
     const m = list[i]!;
     if (after !== undefined && m.updatedAt.getTime() <= after) return false;
+    if (afterSeq !== undefined && m.seq !== undefined && m.seq <= afterSeq) return false;
     if (before !== undefined && m.timestamp.getTime() >= before) return false;
     if (i > 0 && compareMessages(list[i - 1]!, m) > 0) return false;
   }
@@ -142,8 +144,10 @@ export class StorageAccess {
     return this.call('cleanupOldSessions', () => this.storage.cleanupOldSessions!(olderThan));
   }
 
-  saveMessage(message: Message): Promise<void> {
-    return this.call('saveMessage', () => this.storage.saveMessage(message));
+  /** Stores a message; returns it as stored (with `seq` when the storage assigns one). */
+  async saveMessage(message: Message): Promise<Message> {
+    const stored = await this.call('saveMessage', () => this.storage.saveMessage(message));
+    return stored && typeof stored === 'object' ? stored : message;
   }
 
   async getMessages(sessionId: string, query: MessageQuery = {}): Promise<Message[]> {
@@ -174,8 +178,7 @@ export class StorageAccess {
     const current = await this.getMessage(sessionId, messageId);
     if (!current) return null;
     const next = merge(current, patch as Partial<Message>);
-    await this.call('saveMessage', () => this.storage.saveMessage(next));
-    return next;
+    return this.saveMessage(next);
   }
 
   async setBridgeThread(sessionId: string, bridge: string, threadId: string | null): Promise<void> {

@@ -7,6 +7,11 @@ export interface MessageQuery {
    * instant: `message.updatedAt > after`.
    */
   after?: Date;
+  /**
+   * Only messages whose `seq` is strictly greater (created or changed after that point of the
+   * session's sequence). Storages that assign `Message.seq` must support it; others ignore it.
+   */
+  afterSeq?: number;
   /** Only messages created strictly before this instant (`timestamp < before`), for paging back. */
   before?: Date;
   /** At most this many messages: the **newest** ones (by `timestamp`), still returned ascending. */
@@ -26,10 +31,10 @@ export interface SessionQuery {
 }
 
 /** Fields of a session that can be changed; the top-level keys given replace the stored ones. */
-export type SessionPatch = Partial<Omit<Session, 'id' | 'visitorId' | 'createdAt'>>;
+export type SessionPatch = Partial<Omit<Session, 'id' | 'visitorId' | 'createdAt' | 'seq'>>;
 
 /** Fields of a message that can be changed; the top-level keys given replace the stored ones. */
-export type MessagePatch = Partial<Omit<Message, 'id' | 'sessionId' | 'timestamp' | 'sender'>>;
+export type MessagePatch = Partial<Omit<Message, 'id' | 'sessionId' | 'timestamp' | 'sender' | 'seq'>>;
 
 /**
  * One bridge delivery in the durable outbox. Records of one lane (same `bridge` and
@@ -110,8 +115,12 @@ export interface Storage {
   createSession(session: Session): Promise<void>;
   /** Reads a session, or `null`/`undefined` when unknown. */
   getSession(sessionId: string): Promise<Session | null | undefined>;
-  /** Stores a new message. */
-  saveMessage(message: Message): Promise<void>;
+  /**
+   * Stores a new message (or replaces one with the same id). Storages that assign
+   * `Message.seq` (see there) return the message as stored, with its `seq`; others may return
+   * nothing.
+   */
+  saveMessage(message: Message): Promise<void | Message>;
   /**
    * Messages of one session, ascending by `timestamp`. Implementations that ignore `query`
    * still work: PocketPing filters and trims what they return.
@@ -138,7 +147,10 @@ export interface Storage {
 
   /** Reads one message by id. */
   getMessage?(messageId: string): Promise<Message | null | undefined>;
-  /** Applies a patch atomically and returns the updated message, or `null` when unknown. */
+  /**
+   * Applies a patch atomically and returns the updated message, or `null` when unknown.
+   * Storages that assign `Message.seq` give the message the session's next `seq` here too.
+   */
   updateMessage?(messageId: string, patch: MessagePatch): Promise<Message | null | undefined>;
 
   /** Remembers (or forgets, with `null`) the thread/topic of a session on one bridge. */
@@ -232,8 +244,9 @@ export const OUTBOX_METHODS = [
 /** Applies a `MessageQuery` to an in-memory list (used by MemoryStorage and as a fallback). */
 export function applyMessageQuery(messages: Message[], query: MessageQuery = {}): Message[] {
   let list = messages;
-  const { after, before, limit } = query;
+  const { after, afterSeq, before, limit } = query;
   if (after) list = list.filter((m) => m.updatedAt.getTime() > after.getTime());
+  if (afterSeq !== undefined) list = list.filter((m) => m.seq === undefined || m.seq > afterSeq);
   if (before) list = list.filter((m) => m.timestamp.getTime() < before.getTime());
   list = [...list].sort(compareMessages);
   if (limit !== undefined && limit >= 0 && list.length > limit) list = list.slice(list.length - limit);

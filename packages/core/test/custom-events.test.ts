@@ -176,6 +176,7 @@ describe('server → widget pushes', () => {
           status: 'sent',
           operatorName: 'Ana',
         },
+        seq: 1,
       },
     ]);
   });

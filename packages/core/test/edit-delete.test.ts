@@ -29,7 +29,7 @@ describe('PATCH /message/{id} (visitor edit)', () => {
     const t = tab(pp, sessionId);
     const res = await pp.handleEditMessage(messageId, { sessionId, content: 'after' });
     expect(t.of('message_edited')).toEqual([
-      { type: 'message_edited', data: { messageId, content: 'after', editedAt: res.message.editedAt } },
+      { type: 'message_edited', data: { messageId, content: 'after', editedAt: res.message.editedAt }, seq: 2 },
     ]);
   });
 
@@ -120,7 +120,7 @@ describe('DELETE /message/{id}?sessionId= (visitor delete)', () => {
     const t = tab(pp, sessionId);
     await pp.handleDeleteMessage(messageId, { sessionId });
     expect(t.of('message_deleted')).toEqual([
-      { type: 'message_deleted', data: { messageId, deletedAt: expect.any(String) } },
+      { type: 'message_deleted', data: { messageId, deletedAt: expect.any(String) }, seq: 2 },
     ]);
   });
 

@@ -134,6 +134,8 @@ describe('markVisitorMessagesRead (operator read the visitor)', () => {
           readAt: expect.any(String),
           deliveredAt: expect.any(String),
         },
+        // Two visitor messages (seq 1 and 2), then each read gets the next number.
+        seq: 4,
       },
     ]);
   });

@@ -1,4 +1,4 @@
-import { attachWidgetSocket, CLOSE_RESTART, type PocketPing } from '@pocketping/core';
+import { attachWidgetSocket, CLOSE_RESTART, type PocketPing, type WidgetSocketHandle } from '@pocketping/core';
 import type { WebSocket } from 'ws';
 
 /** Close code for a client refused by the IP or User-Agent filters. */
@@ -12,6 +12,7 @@ export const CLOSE_FORBIDDEN = 4003;
  */
 export class WidgetSocketServer {
   private readonly alive = new Map<WebSocket, boolean>();
+  private readonly handles = new Map<WebSocket, WidgetSocketHandle>();
   private timer?: ReturnType<typeof setInterval>;
 
   constructor(
@@ -39,14 +40,17 @@ export class WidgetSocketServer {
     }
     const handle = attachWidgetSocket(this.pp, socket, sessionId, { maxBufferedBytes: this.options.maxBufferedBytes });
     this.alive.set(socket, true);
+    this.handles.set(socket, handle);
     socket.on('pong', () => {
       if (this.alive.has(socket)) this.alive.set(socket, true);
+      handle.onPong();
     });
     socket.on('message', (data, isBinary) => {
       if (!isBinary) handle.onText(data.toString());
     });
     socket.on('close', () => {
       this.alive.delete(socket);
+      this.handles.delete(socket);
       handle.onClose();
     });
     socket.on('error', () => {
@@ -62,7 +66,9 @@ export class WidgetSocketServer {
       }
       this.alive.set(socket, false);
       try {
-        socket.ping();
+        const handle = this.handles.get(socket);
+        if (handle) handle.ping();
+        else socket.ping();
       } catch {
         socket.terminate();
       }

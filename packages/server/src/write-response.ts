@@ -44,6 +44,7 @@ export async function writeNodeResponse(
     ...(answer.sessionId ? { sessionId: answer.sessionId } : {}),
     ...(answer.adminEvents ? { adminEvents: true } : {}),
     ...(answer.after ? { after: answer.after } : {}),
+    ...(answer.afterSeq !== undefined ? { afterSeq: answer.afterSeq } : {}),
     keepAliveMs: sseKeepAliveMs,
     write: (chunk) => res.write(chunk),
     end: () => {

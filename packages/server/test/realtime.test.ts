@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { MemoryStorage } from '@pocketping/core';
 import { CLOSE_RESTART, CLOSE_UNKNOWN_SESSION } from '../src/index.js';
 import { connect, JSON_HEADERS, openSse, openWs, startServer, type TestServer, until } from './helpers.js';
 
@@ -133,6 +134,33 @@ describe('WebSocket /stream', () => {
     const again = await openWs(s, sessionId);
     expect(again.ws.readyState).toBe(WebSocket.OPEN);
     again.close();
+  });
+
+  it('a socket that reopens gets exactly what its widget missed, from the point its pongs confirmed', async () => {
+    const storage = new MemoryStorage();
+    s = await startServer({ pp: { storage }, plugin: { websocket: { pingIntervalMs: 100 } } });
+    const sessionId = await connect(s);
+    const first = await openWs(s, sessionId);
+    let pings = 0;
+    first.ws.on('ping', () => pings++);
+    const r1 = await s.pp.sendMessage(sessionId, { content: 'r1' });
+    const frame = await first.waitFor((f) => f.type === 'message');
+    expect(frame).toMatchObject({ data: { content: 'r1' }, seq: r1.seq });
+    // Two pings after r1: the second one's pong proves the widget read r1 (`ws` answers pings).
+    const seen = pings;
+    await until(() => pings >= seen + 2);
+    first.close();
+    await first.closed;
+    await until(async () => ((await storage.getSession(sessionId))?.streamResume?.length ?? 0) === 1);
+    expect((await storage.getSession(sessionId))?.streamResume?.[0]?.seq).toBe(r1.seq);
+
+    await s.pp.sendMessage(sessionId, { content: 'r2' });
+    await s.pp.sendMessage(sessionId, { content: 'r3' });
+    const second = await openWs(s, sessionId);
+    await second.waitFor((f) => f.type === 'message' && f.data.content === 'r3');
+    // r1 is not sent again: the resume point, not a time window, decided what to replay.
+    expect(second.frames.filter((f) => f.type === 'message').map((f) => f.data.content)).toEqual(['r2', 'r3']);
+    second.close();
   });
 
   it('a pending CSAT request is sent again when a socket opens', async () => {

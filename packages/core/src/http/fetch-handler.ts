@@ -43,6 +43,7 @@ function toWebResponse(pp: PocketPing, res: ProtocolHttpResponse, keepAliveMs: n
         ...(res.sessionId ? { sessionId: res.sessionId } : {}),
         ...(res.adminEvents ? { adminEvents: true } : {}),
         ...(res.after ? { after: res.after } : {}),
+        ...(res.afterSeq !== undefined ? { afterSeq: res.afterSeq } : {}),
         keepAliveMs,
         write(chunk) {
           if (!open) return false;

@@ -62,6 +62,8 @@ export type ProtocolHttpResponse =
       headers: Record<string, string>;
       sessionId?: string;
       after?: Date;
+      /** Resume point from a client that keeps the `seq` of event envelopes. */
+      afterSeq?: number;
       adminEvents?: boolean;
     };
 
@@ -350,12 +352,19 @@ export class ProtocolHttpHandler {
       if (Number.isNaN(t)) throw new ValidationError('after must be an ISO-8601 timestamp');
       after = new Date(t);
     }
+    let afterSeq: number | undefined;
+    if (req.query.afterSeq !== undefined) {
+      afterSeq = Number(req.query.afterSeq);
+      if (!/^\d{1,15}$/.test(req.query.afterSeq))
+        throw new ValidationError('afterSeq must be a non-negative integer (the seq of the last event received)');
+    }
     return {
       kind: 'sse',
       status: 200,
       headers: SSE_HEADERS,
       sessionId,
       ...(after ? { after } : {}),
+      ...(afterSeq !== undefined ? { afterSeq } : {}),
     };
   }
 

@@ -10,6 +10,8 @@ export interface SseStreamOptions {
   adminEvents?: boolean;
   /** Replay messages created or changed after this instant (the widget's `after`). */
   after?: Date;
+  /** Replay messages created or changed after this sequence number (wins over `after`). */
+  afterSeq?: number;
   /** Interval of `: ping` comment lines. @default 20000 */
   keepAliveMs?: number;
   /** Writes text to the response; return false when the client is gone. */
@@ -56,8 +58,11 @@ export async function openSseStream(pp: PocketPing, options: SseStreamOptions): 
   pp.trackStream(stop);
   if (options.adminEvents || !options.sessionId) return stop;
   try {
-    for (const frame of await pp.streamReplay(options.sessionId, options.after ? { after: options.after } : {}))
-      send(frame);
+    const cursor = {
+      ...(options.after ? { after: options.after } : {}),
+      ...(options.afterSeq !== undefined ? { afterSeq: options.afterSeq } : {}),
+    };
+    for (const frame of await pp.streamReplay(options.sessionId, cursor)) send(frame);
   } catch (err) {
     pp.logger.warn({ err }, 'SSE replay failed');
   }
