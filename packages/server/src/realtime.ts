@@ -38,7 +38,10 @@ export class WidgetSocketServer {
       socket.close(CLOSE_FORBIDDEN, refused);
       return;
     }
-    const handle = attachWidgetSocket(this.pp, socket, sessionId, { maxBufferedBytes: this.options.maxBufferedBytes });
+    const handle = attachWidgetSocket(this.pp, socket, sessionId, {
+      maxBufferedBytes: this.options.maxBufferedBytes,
+      sendBytes: true,
+    });
     this.alive.set(socket, true);
     this.handles.set(socket, handle);
     socket.on('pong', () => {

@@ -1,10 +1,16 @@
 import type { PocketPing } from '../pocketping.js';
+import type { OutgoingFrame } from '../realtime-hub.js';
 
 /** The few things PocketPing needs from a WebSocket (the `ws` package's WebSocket fits). */
 export interface WidgetSocket {
   readonly readyState: number;
   readonly bufferedAmount: number;
-  send(data: string): void;
+  /**
+   * Sends one text frame. With `WidgetSocketOptions.sendBytes`, also called with the frame's
+   * UTF-8 bytes and `{ binary: false }` (encoded once per event for all sockets; `ws` sends
+   * them as a text frame).
+   */
+  send(data: string | Uint8Array, options?: { binary: false }): void;
   close(code?: number, reason?: string): void;
   terminate?(): void;
   /** Sends a protocol ping (the `ws` package's `ping()`); used to confirm what the widget has. */
@@ -19,11 +25,17 @@ export const CLOSE_UNKNOWN_SESSION = 4004;
 export const CLOSE_TOO_SLOW = 1013;
 
 const OPEN = 1;
+const DEFAULT_MAX_BUFFERED = 4 * 1024 * 1024;
 
 /** Options of `attachWidgetSocket`. */
 export interface WidgetSocketOptions {
   /** A socket with more unsent bytes than this is closed (slow consumer). @default 4194304 */
   maxBufferedBytes?: number;
+  /**
+   * The socket's `send()` takes a `Uint8Array` with `{ binary: false }` as a text frame (true
+   * for the `ws` package): events are then encoded once for all sockets. @default false
+   */
+  sendBytes?: boolean;
 }
 
 /** What the transport calls as the socket lives. */
@@ -59,79 +71,141 @@ export function attachWidgetSocket(
   sessionId: string | undefined,
   options: WidgetSocketOptions = {},
 ): WidgetSocketHandle {
-  const maxBuffered = options.maxBufferedBytes ?? 4 * 1024 * 1024;
-  let unsubscribe: (() => void) | undefined;
-  let ready = false;
-  let closed = false;
-  const pending: string[] = [];
-  /** Highest sequence number sent on this socket (or known to the widget when it opened). */
-  let sentSeq: number | undefined;
-  /** Highest sequence number a pong confirmed, or where this socket resumed from. */
-  let confirmedSeq: number | undefined;
-  /** `sentSeq` at each unanswered ping, oldest first. */
-  const pings: (number | undefined)[] = [];
-  const handleText = (text: string) => {
-    pp.handleClientFrame(sessionId!, text).catch((err) => pp.logger.debug({ err }, 'widget frame rejected'));
-  };
-  const send = (json: string, seq: number | undefined) => {
-    socket.send(json);
-    if (seq !== undefined && (sentSeq === undefined || seq > sentSeq)) sentSeq = seq;
-  };
-  const ping = () => {
-    if (!socket.ping) return;
-    if (pings.length >= 8) pings.shift();
-    pings.push(sentSeq);
-    socket.ping();
-  };
   if (!sessionId) {
     socket.close(CLOSE_UNKNOWN_SESSION, 'sessionId required');
-    return { onText() {}, onClose() {}, ping() {}, onPong() {} };
+    return CLOSED_HANDLE;
   }
-  void pp
-    .sessionExists(sessionId)
-    .then(async (exists) => {
-      if (closed) return;
-      if (!exists) {
-        socket.close(CLOSE_UNKNOWN_SESSION, 'unknown session');
-        return;
-      }
-      unsubscribe = pp.subscribe(sessionId, (frame) => {
-        if (socket.readyState !== OPEN) return;
-        if (socket.bufferedAmount > maxBuffered) {
-          socket.close(CLOSE_TOO_SLOW, 'too slow');
-          return;
-        }
-        send(frame.json, frame.seq);
-      });
-      const catchUp = await pp.streamCatchUp(sessionId, { resume: true });
-      confirmedSeq = catchUp.resumedFrom;
-      if (catchUp.seq !== undefined && (sentSeq === undefined || catchUp.seq > sentSeq)) sentSeq = catchUp.seq;
-      for (const frame of catchUp.frames) if (socket.readyState === OPEN) send(frame.json, frame.seq);
-      ready = true;
-      for (const text of pending.splice(0)) handleText(text);
-      // Confirms the catch-up at once instead of at the next keep-alive ping.
-      if (!closed && socket.readyState === OPEN) ping();
-    })
-    .catch((err) => {
-      pp.logger.warn({ err }, 'websocket setup failed');
-      socket.close(1011, 'server error');
+  const connection = new WidgetConnection(pp, socket, sessionId, options);
+  connection.start();
+  return connection;
+}
+
+const CLOSED_HANDLE: WidgetSocketHandle = { onText() {}, onClose() {}, ping() {}, onPong() {} };
+
+/**
+ * One widget socket's state. A class rather than closures: with 10,000 open widgets, methods on
+ * the prototype keep the per-socket cost to a handful of fields.
+ */
+class WidgetConnection implements WidgetSocketHandle {
+  private unsubscribe: (() => void) | undefined = undefined;
+  private ready = false;
+  private closed = false;
+  /** Frames that arrived before the session was checked. */
+  private pending: string[] | undefined = undefined;
+  /** Highest sequence number sent on this socket (or known to the widget when it opened). */
+  private sentSeq: number | undefined = undefined;
+  /** Highest sequence number a pong confirmed, or where this socket resumed from. */
+  private confirmedSeq: number | undefined = undefined;
+  /** `sentSeq` at each unanswered ping, oldest first. */
+  private pings: (number | undefined)[] | undefined = undefined;
+  private readonly maxBuffered: number;
+  private readonly sendBytes: boolean;
+
+  constructor(
+    private readonly pp: PocketPing,
+    private readonly socket: WidgetSocket,
+    private readonly sessionId: string,
+    options: WidgetSocketOptions,
+  ) {
+    this.maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
+    this.sendBytes = options.sendBytes === true;
+  }
+
+  start(): void {
+    this.setUp().catch((err) => {
+      this.pp.logger.warn({ err }, 'websocket setup failed');
+      this.socket.close(1011, 'server error');
     });
-  return {
-    onText(text) {
-      if (ready) handleText(text);
-      else if (pending.length < 20) pending.push(text);
-    },
-    onClose() {
-      if (closed) return;
-      closed = true;
-      unsubscribe?.();
-      if (confirmedSeq !== undefined) void pp.recordResumePoint(sessionId, confirmedSeq);
-    },
-    ping,
-    onPong() {
-      if (pings.length === 0) return;
-      const seq = pings.shift();
-      if (seq !== undefined && (confirmedSeq === undefined || seq > confirmedSeq)) confirmedSeq = seq;
-    },
-  };
+  }
+
+  private async setUp(): Promise<void> {
+    const { pp, socket, sessionId } = this;
+    const exists = await pp.sessionExists(sessionId);
+    if (this.closed) return;
+    if (!exists) {
+      socket.close(CLOSE_UNKNOWN_SESSION, 'unknown session');
+      return;
+    }
+    this.unsubscribe = pp.subscribe(sessionId, (frame) => this.deliver(frame));
+    const catchUp = await pp.streamCatchUp(sessionId, { resume: true });
+    this.confirmedSeq = catchUp.resumedFrom;
+    this.noteSent(catchUp.seq);
+    for (const frame of catchUp.frames) if (socket.readyState === OPEN) this.write(frame);
+    this.ready = true;
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending) for (const text of pending) this.handleText(text);
+    // Confirms the catch-up at once instead of at the next keep-alive ping.
+    if (!this.closed && socket.readyState === OPEN) this.ping();
+  }
+
+  private deliver(frame: OutgoingFrame): void {
+    const socket = this.socket;
+    if (socket.readyState !== OPEN) return;
+    if (socket.bufferedAmount > this.maxBuffered) {
+      socket.close(CLOSE_TOO_SLOW, 'too slow');
+      return;
+    }
+    this.write(frame);
+  }
+
+  private write(frame: OutgoingFrame): void {
+    if (this.sendBytes) this.socket.send(frameBytes(frame), TEXT_FRAME);
+    else this.socket.send(frame.json);
+    this.noteSent(frame.seq);
+  }
+
+  private noteSent(seq: number | undefined): void {
+    if (seq !== undefined && (this.sentSeq === undefined || seq > this.sentSeq)) this.sentSeq = seq;
+  }
+
+  private handleText(text: string): void {
+    this.pp
+      .handleClientFrame(this.sessionId, text)
+      .catch((err) => this.pp.logger.debug({ err }, 'widget frame rejected'));
+  }
+
+  onText(text: string): void {
+    if (this.ready) this.handleText(text);
+    else {
+      this.pending ??= [];
+      if (this.pending.length < 20) this.pending.push(text);
+    }
+  }
+
+  onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    if (this.confirmedSeq !== undefined) void this.pp.recordResumePoint(this.sessionId, this.confirmedSeq);
+  }
+
+  ping(): void {
+    if (!this.socket.ping) return;
+    this.pings ??= [];
+    if (this.pings.length >= 8) this.pings.shift();
+    this.pings.push(this.sentSeq);
+    this.socket.ping();
+  }
+
+  onPong(): void {
+    if (!this.pings || this.pings.length === 0) return;
+    const seq = this.pings.shift();
+    if (seq !== undefined && (this.confirmedSeq === undefined || seq > this.confirmedSeq)) this.confirmedSeq = seq;
+  }
+}
+
+const TEXT_FRAME = { binary: false } as const;
+const encoder = new TextEncoder();
+/** UTF-8 bytes of a frame, encoded once and shared by every socket that sends it. */
+const encoded = new WeakMap<OutgoingFrame, Uint8Array>();
+
+function frameBytes(frame: OutgoingFrame): Uint8Array {
+  let bytes = encoded.get(frame);
+  if (!bytes) {
+    bytes = encoder.encode(frame.json);
+    encoded.set(frame, bytes);
+  }
+  return bytes;
 }
