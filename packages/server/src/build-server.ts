@@ -117,6 +117,14 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     cors: { origins: server.cors.origins },
     apiKey,
     uploadDir: uploads.dir,
+    ...(server.websocket.pingIntervalMs || server.websocket.maxPayload
+      ? {
+          websocket: {
+            ...(server.websocket.pingIntervalMs ? { pingIntervalMs: server.websocket.pingIntervalMs } : {}),
+            ...(server.websocket.maxPayload ? { maxPayload: server.websocket.maxPayload } : {}),
+          },
+        }
+      : {}),
   });
 
   if (prefix !== '') {

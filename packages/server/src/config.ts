@@ -48,6 +48,19 @@ const ServerSection = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Serve the demo chat page at `/` and the operator inbox at `/inbox`. @default true */
   demo: z.boolean().default(true),
+  /** Widget WebSockets. */
+  websocket: z
+    .strictObject({
+      /**
+       * Protocol ping interval: keeps proxies from closing idle sockets (lower it below your
+       * proxy's idle timeout), finds dead peers, and confirms what each widget has received.
+       * @default 25000
+       */
+      pingIntervalMs: z.number().int().min(100, 'must be at least 100 (milliseconds)').optional(),
+      /** Largest frame a widget may send, in bytes. @default 65536 */
+      maxPayload: z.number().int().min(1024, 'must be at least 1024 (bytes)').optional(),
+    })
+    .default({}),
 });
 
 const WidgetSection = z.strictObject({

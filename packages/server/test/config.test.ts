@@ -48,6 +48,29 @@ describe('config', () => {
     expect(list.some((p) => p.startsWith('bridges[0].type:'))).toBe(true);
   });
 
+  it('server.websocket sets the ping interval and the inbound frame limit, with checked bounds', async () => {
+    const list = problems(() => parseConfig({ server: { websocket: { pingIntervalMs: 5, maxPayload: 10 } } }));
+    expect(list.some((p) => p.startsWith('server.websocket.pingIntervalMs:') && p.includes('at least 100'))).toBe(true);
+    expect(list.some((p) => p.startsWith('server.websocket.maxPayload:') && p.includes('at least 1024'))).toBe(true);
+    const config = parseConfig({
+      server: { host: '127.0.0.1', port: 0, demo: false, apiKey: 'k'.repeat(20), websocket: { maxPayload: 2048 } },
+      uploads: { dir: join(await tmp(), 'uploads') },
+    });
+    const { app, pocketping } = await buildServer(config);
+    try {
+      const origin = await app.listen({ host: '127.0.0.1', port: 0 });
+      const { default: WebSocket } = await import('ws');
+      const session = await pocketping.handleConnect({ visitorId: 'v-ws-config', sessionId: null });
+      const ws = new WebSocket(`${origin.replace('http', 'ws')}/pocketping/stream?sessionId=${session.sessionId}`);
+      await new Promise((r) => ws.once('open', r));
+      ws.send('x'.repeat(3000));
+      const code = await new Promise((r) => ws.once('close', r));
+      expect(code).toBe(1009);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('unknown top-level keys are errors that suggest checking the spelling', () => {
     const list = problems(() => parseConfig({ storag: { type: 'memory' } }));
     expect(list[0]).toMatch(/unknown key storag/);
