@@ -52,6 +52,8 @@ export const INDEXES: Record<CollectionKey, IndexDescription[]> = {
     { key: { sessionId: 1, timestamp: 1, id: 1 }, name: 'pp_session_history' },
     // The polling `after` delta: everything of a session changed since the cursor.
     { key: { sessionId: 1, updatedAt: 1 }, name: 'pp_session_updated' },
+    // The `afterSeq` delta: everything of a session created or changed after a sequence number.
+    { key: { sessionId: 1, seq: 1 }, name: 'pp_session_seq' },
   ],
   bridgeThreads: [
     { key: { bridge: 1, threadId: 1 }, name: 'pp_bridge_thread', unique: true },

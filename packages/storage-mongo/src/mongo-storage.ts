@@ -26,16 +26,23 @@ import {
 import { type LeaseDoc, MongoLeases } from './leases.js';
 import { MongoOutbox, type OutboxDoc } from './outbox.js';
 import { isMongoClient, type MongoStorageOptions, MongoStorageOptionsSchema, parseOptions } from './options.js';
+import { SEQUENCE_KEYS, SESSION_PROJECTION, type SessionDoc, SessionSequencer, toSession } from './session-sequence.js';
 
 const PACKAGE_NAME = '@pocketping/storage-mongo';
 
 /** Every read leaves MongoDB's own `_id` out: callers only ever see our models. */
 const WITHOUT_ID = { projection: { _id: 0 } } as const;
 
-/** Keys a patch may not change (the storage's keys and creation facts). */
-const FIXED_SESSION_KEYS = new Set(['_id', 'id', 'visitorId', 'createdAt']);
-const FIXED_MESSAGE_KEYS = new Set(['_id', 'id', 'sessionId', 'timestamp', 'sender']);
+/** Keys a patch may not change (the storage's keys, creation facts and sequence numbers). */
+const FIXED_SESSION_KEYS = new Set(['_id', 'id', 'visitorId', 'createdAt', ...SEQUENCE_KEYS]);
+const FIXED_MESSAGE_KEYS = new Set(['_id', 'id', 'sessionId', 'timestamp', 'sender', 'seq']);
 const FIXED_ATTACHMENT_KEYS = new Set(['_id', 'id', 'sessionId', 'createdAt']);
+
+/** Reads of sessions: without `_id` and the storage's own counter. */
+const SESSION_READ = { projection: SESSION_PROJECTION } as const;
+
+/** How often `createSession` and `updateMessage` start over when a concurrent write moved the record. */
+const WRITE_ATTEMPTS = 3;
 
 /** How many sessions `cleanupOldSessions` deletes per round. */
 const CLEANUP_BATCH = 200;
@@ -95,7 +102,8 @@ function toSet(patch: object, fixed: ReadonlySet<string>): Document | undefined 
  * Every change is a single atomic document operation (`$set` on top-level keys or on
  * `bridgeThreads.<bridge>` / `bridgeMessageIds.<bridge>`), so concurrent writers never lose
  * each other's changes. Reverse bridge lookups are checked against the session or message
- * itself, so they stay right even where unique indexes are not enforced.
+ * itself, so they stay right even where unique indexes are not enforced. Message writes take
+ * their session's next sequence number first (see `SessionSequencer` for what is guaranteed).
  *
  * @example
  * ```ts
@@ -114,13 +122,14 @@ export class MongoStorage implements Storage {
   private readonly ownsClient: boolean;
   private readonly db: Db;
   private readonly prefix: string;
-  private readonly sessions: Collection<Session>;
+  private readonly sessions: Collection<SessionDoc>;
   private readonly messages: Collection<Message>;
   private readonly bridgeThreads: Collection<BridgeThreadDoc>;
   private readonly bridgeMessages: Collection<BridgeMessageDoc>;
   private readonly attachments: Collection<Attachment>;
   private readonly outbox: MongoOutbox;
   private readonly leases: MongoLeases;
+  private readonly sequencer: SessionSequencer;
   private closing: Promise<void> | undefined;
 
   /**
@@ -153,13 +162,14 @@ export class MongoStorage implements Storage {
     // Without ignoreUndefined the driver would store `undefined` as null, and optional fields
     // would come back as null instead of missing.
     this.db = this.client.db(options.database, { ignoreUndefined: true });
-    this.sessions = this.collection<Session>('sessions');
+    this.sessions = this.collection<SessionDoc>('sessions');
     this.messages = this.collection<Message>('messages');
     this.bridgeThreads = this.collection<BridgeThreadDoc>('bridgeThreads');
     this.bridgeMessages = this.collection<BridgeMessageDoc>('bridgeMessages');
     this.attachments = this.collection<Attachment>('attachments');
     this.outbox = new MongoOutbox(this.collection<OutboxDoc>('outbox'));
     this.leases = new MongoLeases(this.collection<LeaseDoc>('leases'));
+    this.sequencer = new SessionSequencer(this.sessions);
   }
 
   private collection<T extends Document>(key: CollectionKey): Collection<T> {
@@ -218,48 +228,90 @@ export class MongoStorage implements Storage {
 
   // ---------------------------------------------------------------- sessions
 
-  /** Stores a session (an upsert by `id`) and indexes its `bridgeThreads`. */
+  /**
+   * Stores a session (an upsert by `id`: saving it again replaces its fields) and indexes its
+   * `bridgeThreads`. The sequence counters are the storage's: a `seq` given here is ignored, and
+   * saving an existing session again keeps them.
+   */
   createSession(session: Session): Promise<void> {
     return this.run('createSession', async () => {
       assertBridgeNames(session.bridgeThreads);
-      // An upsert, so saving a session again (core's fallback path, a retry) never duplicates it.
-      await this.sessions.replaceOne({ id: session.id }, session, { upsert: true });
+      const fields: Document = {};
+      for (const [key, value] of Object.entries(session)) {
+        if (value !== undefined && !SEQUENCE_KEYS.has(key) && key !== '_id') fields[key] = value;
+      }
+      await this.putSession(session.id, fields);
       await this.indexThreads(session.id, session.bridgeThreads);
     });
   }
 
-  /** Reads a session, or `null`. */
-  getSession(sessionId: string): Promise<Session | null> {
-    return this.run('getSession', () => this.sessions.findOne({ id: sessionId }, WITHOUT_ID));
+  /**
+   * Inserts a session, or replaces the fields of a stored one while its sequence counters stay
+   * (a `replaceOne` would reset them and hand out numbers twice). Both are single-document
+   * writes; the replace sets the given fields and unsets the stored ones that are not given.
+   */
+  private async putSession(id: string, fields: Document): Promise<void> {
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      // The common case, a new session: one upsert that only writes on insert.
+      const inserted = await this.sessions.updateOne({ id }, { $setOnInsert: { ...fields, seq: 0 } }, { upsert: true });
+      if (inserted.upsertedCount > 0) return;
+      const stored = await this.sessions.findOne({ id }, { projection: { _id: 0 } });
+      if (!stored) continue; // Deleted meanwhile: insert it again.
+      const unset: Document = {};
+      for (const key of Object.keys(stored)) {
+        if (!(key in fields) && !SEQUENCE_KEYS.has(key)) unset[key] = '';
+      }
+      const replaced = await this.sessions.updateOne(
+        { id },
+        { $set: fields, ...(Object.keys(unset).length > 0 ? { $unset: unset } : {}) },
+      );
+      if (replaced.matchedCount > 0) return;
+    }
+    throw new StorageError(
+      `${PACKAGE_NAME}: createSession could not store session ${id}: it was deleted and created again concurrently ${WRITE_ATTEMPTS} times; try again`,
+    );
   }
 
-  /** Replaces the given top-level keys in one `findOneAndUpdate`; `null` for an unknown session. */
+  /** Reads a session, or `null`. Its `seq` is 0 before the first message. */
+  getSession(sessionId: string): Promise<Session | null> {
+    return this.run('getSession', async () => toSession(await this.sessions.findOne({ id: sessionId }, SESSION_READ)));
+  }
+
+  /**
+   * Replaces the given top-level keys in one `findOneAndUpdate`; `null` for an unknown session.
+   * `seq` is read-only (it follows the message writes): a `seq` in the patch is ignored.
+   */
   updateSession(sessionId: string, patch: SessionPatch): Promise<Session | null> {
     return this.run('updateSession', async () => {
       assertBridgeNames(patch.bridgeThreads);
       const set = toSet(patch, FIXED_SESSION_KEYS);
-      if (!set) return this.sessions.findOne({ id: sessionId }, WITHOUT_ID);
+      if (!set) return toSession(await this.sessions.findOne({ id: sessionId }, SESSION_READ));
       const updated = await this.sessions.findOneAndUpdate(
         { id: sessionId },
         { $set: set },
-        { returnDocument: 'after', ...WITHOUT_ID },
+        { returnDocument: 'after', ...SESSION_READ },
       );
       if (updated && patch.bridgeThreads) await this.indexThreads(sessionId, patch.bridgeThreads);
-      return updated;
+      return toSession(updated);
     });
   }
 
   /** The visitor's most recently active session (ties: newest created), or `null`. */
   getSessionByVisitorId(visitorId: string): Promise<Session | null> {
-    return this.run('getSessionByVisitorId', () =>
-      this.sessions.findOne({ visitorId }, { ...WITHOUT_ID, sort: { lastActivity: -1, createdAt: -1, id: 1 } }),
+    return this.run('getSessionByVisitorId', async () =>
+      toSession(
+        await this.sessions.findOne(
+          { visitorId },
+          { ...SESSION_READ, sort: { lastActivity: -1, createdAt: -1, id: 1 } },
+        ),
+      ),
     );
   }
 
   /** Sessions by `lastActivity` descending (ties by `id`), filtered by `status`, `before`, `since`. */
   listSessions(query: SessionQuery = {}): Promise<Session[]> {
     return this.run('listSessions', async () => {
-      const filter: Filter<Session> = {};
+      const filter: Filter<SessionDoc> = {};
       if (query.status) filter.status = query.status;
       if (query.before || query.since) {
         filter.lastActivity = {
@@ -267,14 +319,17 @@ export class MongoStorage implements Storage {
           ...(query.since ? { $gte: query.since } : {}),
         };
       }
-      const cursor = this.sessions.find(filter, WITHOUT_ID).sort({ lastActivity: -1, id: 1 });
+      const cursor = this.sessions.find(filter, SESSION_READ).sort({ lastActivity: -1, id: 1 });
+      let docs: SessionDoc[];
       if (query.limit !== undefined && query.limit >= 0) {
         const limit = Math.floor(query.limit);
         // MongoDB reads limit 0 as "no limit".
         if (limit === 0) return [];
-        return cursor.limit(limit).batchSize(limit).toArray();
+        docs = await cursor.limit(limit).batchSize(limit).toArray();
+      } else {
+        docs = await cursor.batchSize(READ_BATCH).toArray();
       }
-      return cursor.batchSize(READ_BATCH).toArray();
+      return docs.map((doc) => toSession(doc)!);
     });
   }
 
@@ -331,25 +386,44 @@ export class MongoStorage implements Storage {
 
   // ---------------------------------------------------------------- messages
 
-  /** Stores a message (an upsert by `id`) and indexes its `bridgeMessageIds`. */
-  saveMessage(message: Message): Promise<void> {
+  /**
+   * Stores a message (an upsert by `id`), indexes its `bridgeMessageIds` and returns it with
+   * the `seq` it was given: its session's next sequence number (see `SessionSequencer` for the
+   * ordering guarantee). A `seq` in `message` is ignored; a message of an unknown session gets none.
+   */
+  saveMessage(message: Message): Promise<Message> {
     return this.run('saveMessage', async () => {
       assertBridgeNames(message.bridgeMessageIds);
-      // One document per message, written by id: parallel saves on one session never touch the
-      // same document, so none can be lost. An upsert, so a re-save replaces instead of duplicating.
-      await this.messages.replaceOne({ id: message.id }, message, { upsert: true });
+      const { seq: _assigned, ...fields } = message;
+      const stored = await this.sequencer.write(message.sessionId, async (seq) => {
+        const doc: Message = seq === undefined ? fields : { ...fields, seq };
+        // One document per message, written by id: parallel saves on one session never touch the
+        // same document, so none can be lost. An upsert, so a re-save replaces instead of duplicating.
+        await this.messages.replaceOne({ id: message.id }, doc, { upsert: true });
+        return doc;
+      });
       await this.indexBridgeMessages(message.id, message.sessionId, message.bridgeMessageIds);
+      return stored;
     });
   }
 
   /**
-   * Messages ascending by (`timestamp`, `id`): `after` keeps `updatedAt > after`, `before` keeps
-   * `timestamp < before`, `limit` keeps the newest.
+   * Messages ascending by (`timestamp`, `id`): `after` keeps `updatedAt > after`, `afterSeq`
+   * keeps `seq > afterSeq` (messages stored without a number, before this version, are left
+   * out), `before` keeps `timestamp < before`, `limit` keeps the newest.
    */
   getMessages(sessionId: string, query: MessageQuery = {}): Promise<Message[]> {
     return this.run('getMessages', async () => {
       const filter: Filter<Message> = { sessionId };
       if (query.after) filter.updatedAt = { $gt: query.after };
+      if (query.afterSeq !== undefined) {
+        if (!Number.isFinite(query.afterSeq)) {
+          throw new ValidationError(
+            `${PACKAGE_NAME}: getMessages afterSeq must be a finite number, got ${query.afterSeq}`,
+          );
+        }
+        filter.seq = { $gt: query.afterSeq };
+      }
       if (query.before) filter.timestamp = { $lt: query.before };
       if (query.limit !== undefined && query.limit >= 0) {
         const limit = Math.floor(query.limit);
@@ -372,21 +446,35 @@ export class MongoStorage implements Storage {
     return this.run('getMessage', () => this.messages.findOne({ id: messageId }, WITHOUT_ID));
   }
 
-  /** Replaces the given top-level keys in one `findOneAndUpdate`; `null` for an unknown message. */
+  /**
+   * Replaces the given top-level keys in one `findOneAndUpdate` that also gives the message its
+   * session's next `seq` (a `seq` in the patch is ignored); `null` for an unknown message.
+   */
   updateMessage(messageId: string, patch: MessagePatch): Promise<Message | null> {
     return this.run('updateMessage', async () => {
       assertBridgeNames(patch.bridgeMessageIds);
-      const set = toSet(patch, FIXED_MESSAGE_KEYS);
-      if (!set) return this.messages.findOne({ id: messageId }, WITHOUT_ID);
-      const updated = await this.messages.findOneAndUpdate(
-        { id: messageId },
-        { $set: set },
-        { returnDocument: 'after', ...WITHOUT_ID },
-      );
-      if (updated && patch.bridgeMessageIds) {
-        await this.indexBridgeMessages(messageId, updated.sessionId, patch.bridgeMessageIds);
+      const set = toSet(patch, FIXED_MESSAGE_KEYS) ?? {};
+      for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+        // The session's counter is needed first, so where the message lives is read first.
+        const current = await this.messages.findOne({ id: messageId }, { projection: { _id: 0, sessionId: 1 } });
+        if (!current) return null;
+        const { sessionId } = current;
+        const updated = await this.sequencer.write(sessionId, async (seq) => {
+          const changes = seq === undefined ? set : { ...set, seq };
+          if (Object.keys(changes).length === 0) return this.messages.findOne({ id: messageId, sessionId }, WITHOUT_ID);
+          // The session is part of the filter: a message moved to another session meanwhile is
+          // not given this session's number (the loop starts over).
+          return this.messages.findOneAndUpdate(
+            { id: messageId, sessionId },
+            { $set: changes },
+            { returnDocument: 'after', ...WITHOUT_ID },
+          );
+        });
+        if (!updated) continue;
+        if (patch.bridgeMessageIds) await this.indexBridgeMessages(messageId, sessionId, patch.bridgeMessageIds);
+        return updated;
       }
-      return updated;
+      return this.messages.findOne({ id: messageId }, WITHOUT_ID);
     });
   }
 
@@ -428,11 +516,11 @@ export class MongoStorage implements Storage {
       // lookups right where a unique index is not enforced (duplicate references) or a stale
       // reference was left behind by an interrupted write.
       const sessions = await this.sessions
-        .find({ id: { $in: ids }, [`bridgeThreads.${bridge}`]: threadId }, WITHOUT_ID)
+        .find({ id: { $in: ids }, [`bridgeThreads.${bridge}`]: threadId }, SESSION_READ)
         .toArray();
       for (const id of ids) {
         const session = sessions.find((s) => s.id === id);
-        if (session) return session;
+        if (session) return toSession(session);
       }
       return null;
     });

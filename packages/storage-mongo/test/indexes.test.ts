@@ -33,6 +33,7 @@ describe(`MongoStorage indexes (${targetLabel})`, () => {
       expect(summary.messages).toEqual([
         { name: 'pp_id', key: { id: 1 }, unique: true },
         { name: 'pp_session_history', key: { sessionId: 1, timestamp: 1, id: 1 }, unique: false },
+        { name: 'pp_session_seq', key: { sessionId: 1, seq: 1 }, unique: false },
         { name: 'pp_session_updated', key: { sessionId: 1, updatedAt: 1 }, unique: false },
       ]);
       expect(summary.bridge_threads).toEqual([
@@ -71,7 +72,7 @@ describe(`MongoStorage indexes (${targetLabel})`, () => {
       await a.init();
       await Promise.all([a.init(), b.init()]);
       expect(await indexSummary(database, 'pocketping_')).toEqual(first);
-      expect(first.messages).toHaveLength(3);
+      expect(first.messages).toHaveLength(4);
     } finally {
       await a.close();
       await b.close();

@@ -8,11 +8,17 @@ const BRIDGE_MAPS = new Set(['bridgeThreads', 'bridgeMessageIds']);
 /** Keys that identify a record and never change through a patch. */
 const IMMUTABLE = new Set(['id', 'sessionId', 'visitorId', 'createdAt', 'timestamp', 'sender']);
 
+/**
+ * Keys the scripts assign and callers never write: a message's `seq` (written by the script
+ * that stores it) and a session's `seq` (read from its `_seq` counter).
+ */
+const ASSIGNED = new Set(['seq']);
+
 /** Field/value pairs of a whole record for HSET: each given field as JSON, Dates tagged. */
 export function encodeFields(record: object): string[] {
   const out: string[] = [];
   for (const [key, value] of Object.entries(record)) {
-    if (value === undefined || BRIDGE_MAPS.has(key)) continue;
+    if (value === undefined || BRIDGE_MAPS.has(key) || ASSIGNED.has(key)) continue;
     out.push(key, toJson(value));
   }
   return out;
@@ -22,7 +28,7 @@ export function encodeFields(record: object): string[] {
 export function encodePatch(patch: object): string[] {
   const out: string[] = [];
   for (const [key, value] of Object.entries(patch)) {
-    if (value === undefined || BRIDGE_MAPS.has(key) || IMMUTABLE.has(key)) continue;
+    if (value === undefined || BRIDGE_MAPS.has(key) || IMMUTABLE.has(key) || ASSIGNED.has(key)) continue;
     out.push(key, toJson(value));
   }
   return out;
@@ -55,9 +61,15 @@ function decode<T>(hash: Record<string, string>, bridge?: { prefix: string; key:
   return out as T;
 }
 
-/** A session from its hash, or null for an empty (missing) hash. */
+/**
+ * A session from its hash, or null for a missing one (an empty hash, or one holding only the
+ * counter of messages saved for an unknown session). `seq` is the `_seq` counter, 0 before the
+ * first message.
+ */
 export function decodeSession(hash: Record<string, string>): Session | null {
-  return decode<Session>(hash, { prefix: 'bt:', key: 'bridgeThreads' });
+  const session = decode<Session>(hash, { prefix: 'bt:', key: 'bridgeThreads' });
+  if (session) session.seq = hash._seq === undefined ? 0 : Number(hash._seq);
+  return session;
 }
 
 /** A message from its hash, or null for an empty (missing) hash. */

@@ -2,13 +2,15 @@
  * Key layout (P = keyPrefix). The Lua scripts build the same names from the prefix, so the
  * two must stay in step.
  *
- * - `P session:<id>`        hash: session fields (JSON values), `bt:<bridge>` thread ids, `_vid`
+ * - `P session:<id>`        hash: session fields (JSON values), `bt:<bridge>` thread ids, `_vid`,
+ *                           `_seq` (the session's latest message sequence number)
  * - `P sessions`            sorted set of session ids by lastActivity (ms)
  * - `P sessions:<status>`   the same, per status (open, closed)
  * - `P visitor:<visitorId>` sorted set of the visitor's session ids by createdAt
  * - `P message:<id>`        hash: message fields (JSON values), `bm:<bridge>` platform ids, `_sid`
  * - `P history:<sessionId>` sorted set of message ids by timestamp (equal scores order by id)
  * - `P changes:<sessionId>` sorted set of message ids by updatedAt, for the `after` delta
+ * - `P seqs:<sessionId>`    sorted set of message ids by seq, for the `afterSeq` delta
  * - `P attachment:<id>`     hash: attachment fields, `_sid`
  * - `P attachments:<sessionId>` set of attachment ids
  * - `P thread:<bridge>:<threadId>`    session id
@@ -54,6 +56,10 @@ export class Keys {
 
   changes(sessionId: string): string {
     return `${this.prefix}changes:${sessionId}`;
+  }
+
+  seqs(sessionId: string): string {
+    return `${this.prefix}seqs:${sessionId}`;
   }
 
   attachment(id: string): string {

@@ -72,8 +72,9 @@ function byCreated(a: OutboxRecord, b: OutboxRecord): number {
 /**
  * PocketPing storage on Redis. Every optional Storage method is implemented. Each session is
  * a hash, its history a sorted set by timestamp (equal timestamps order by id) plus one by
- * `updatedAt` for the `after` delta, each message a hash; multi-key writes and patches run as
- * Lua scripts, so they are atomic. With `ttlDays`, a whole conversation expires after that
+ * `updatedAt` for the `after` delta and one by `seq` for the `afterSeq` delta, each message a
+ * hash; multi-key writes and patches run as Lua scripts, so they are atomic. Every message
+ * write gets the session's next sequence number in the same script. With `ttlDays`, a whole conversation expires after that
  * many days without activity.
  *
  * @example
@@ -211,7 +212,10 @@ export class RedisStorage implements Storage {
     return decodeSession(hash);
   }
 
-  /** Replaces the given top-level fields atomically (one script) and returns the session, or `null`. */
+  /**
+   * Replaces the given top-level fields atomically (one script) and returns the session, or
+   * `null`. `seq` is read-only (counted by the message writes): a `seq` in the patch is ignored.
+   */
   async updateSession(sessionId: string, patch: SessionPatch): Promise<Session | null> {
     const replaceThreads = patch.bridgeThreads !== undefined;
     const threads = encodeBridgeMap(patch.bridgeThreads);
@@ -306,10 +310,14 @@ export class RedisStorage implements Storage {
 
   // ───────────────────────────── messages ─────────────────────────────
 
-  /** Stores a message (an upsert: saving the same id again replaces it). */
-  async saveMessage(message: Message): Promise<void> {
+  /**
+   * Stores a message (an upsert: saving the same id again replaces it) and returns it with the
+   * `seq` it was given: the session's next sequence number, assigned in the same script as the
+   * write. A `seq` in `message` is ignored.
+   */
+  async saveMessage(message: Message): Promise<Message> {
     const ids = encodeBridgeMap(message.bridgeMessageIds);
-    await this.run('saveMessage', 'putMessage', [
+    const seq = await this.run('saveMessage', 'putMessage', [
       message.id,
       message.sessionId,
       ms(message.timestamp),
@@ -318,27 +326,37 @@ export class RedisStorage implements Storage {
       ...ids,
       ...encodeFields(message),
     ]);
+    return { ...message, seq: Number(seq) };
   }
 
   /**
    * Messages of a session ascending by (timestamp, id). `after` keeps those with
-   * `updatedAt > after`, `before` those with `timestamp < before`, `limit` the newest ones.
+   * `updatedAt > after`, `afterSeq` those with `seq > afterSeq` (messages stored before this
+   * package assigned sequence numbers have none and are left out), `before` those with
+   * `timestamp < before`, `limit` the newest ones.
    */
   async getMessages(sessionId: string, query: MessageQuery = {}): Promise<Message[]> {
     const limit = query.limit !== undefined && query.limit >= 0 ? Math.floor(query.limit) : undefined;
-    if (query.after) {
-      // The delta is small: read it by updatedAt, then order and trim here.
+    const { after, afterSeq, before } = query;
+    if (afterSeq !== undefined && !Number.isFinite(afterSeq)) {
+      throw new ValidationError(`${PACKAGE_NAME}: getMessages afterSeq must be a finite number, got ${afterSeq}`);
+    }
+    if (after || afterSeq !== undefined) {
+      // The delta is small: read it by seq (or updatedAt) from its index, then order and trim here.
       const ids = await this.call('getMessages', () =>
-        this.client.zrange(this.keys.changes(sessionId), `(${query.after!.getTime()}`, '+inf', 'BYSCORE'),
+        afterSeq !== undefined
+          ? this.client.zrange(this.keys.seqs(sessionId), `(${afterSeq}`, '+inf', 'BYSCORE')
+          : this.client.zrange(this.keys.changes(sessionId), `(${after!.getTime()}`, '+inf', 'BYSCORE'),
       );
       let list = await this.messagesById(ids);
-      if (query.before) list = list.filter((m) => m.timestamp.getTime() < query.before!.getTime());
+      if (after && afterSeq !== undefined) list = list.filter((m) => m.updatedAt.getTime() > after.getTime());
+      if (before) list = list.filter((m) => m.timestamp.getTime() < before.getTime());
       list.sort(compareMessages);
       return limit !== undefined && list.length > limit ? list.slice(list.length - limit) : list;
     }
     if (limit === 0) return [];
     const key = this.keys.history(sessionId);
-    const max = query.before ? `(${query.before.getTime()}` : '+inf';
+    const max = before ? `(${before.getTime()}` : '+inf';
     const ids = await this.call('getMessages', () =>
       limit === undefined
         ? this.client.zrange(key, '-inf', max, 'BYSCORE')
@@ -367,7 +385,11 @@ export class RedisStorage implements Storage {
     return decodeMessage(hash);
   }
 
-  /** Replaces the given top-level fields atomically (one script) and returns the message, or `null`. */
+  /**
+   * Replaces the given top-level fields atomically (one script) and returns the message, or
+   * `null`. The message gets its session's next `seq` in the same script; a `seq` in the patch
+   * is ignored.
+   */
   async updateMessage(messageId: string, patch: MessagePatch): Promise<Message | null> {
     const replaceIds = patch.bridgeMessageIds !== undefined;
     const ids = encodeBridgeMap(patch.bridgeMessageIds);

@@ -37,6 +37,21 @@ local function dropIfOwned(key, owner)
   if redis.call('GET', key) == owner then redis.call('DEL', key) end
 end
 
+-- A session exists when its hash has '_vid' (written by putSession). The hash alone is not
+-- enough: nextSeq may create one holding only '_seq' for messages of an unknown session.
+local function sessionExists(sk)
+  return redis.call('HEXISTS', sk, '_vid') == 1
+end
+
+-- The session's next message sequence number, counted in its hash, so the number and the
+-- write that carries it are one atomic step (no two writes of a session share a number, and
+-- a reader never sees a number before the message that has it).
+local function nextSeq(sid, mid)
+  local seq = redis.call('HINCRBY', P .. 'session:' .. sid, '_seq', 1)
+  redis.call('ZADD', P .. 'seqs:' .. sid, seq, mid)
+  return seq
+end
+
 -- Retention: activity pushes back the expiry of the session's own keys every time, and of
 -- every message, attachment and bridge reference key at most once per EVERY seconds.
 local function touch(sid)
@@ -46,6 +61,7 @@ local function touch(sid)
   redis.call('EXPIRE', sk, TTL)
   redis.call('EXPIRE', P .. 'history:' .. sid, TTL)
   redis.call('EXPIRE', P .. 'changes:' .. sid, TTL)
+  redis.call('EXPIRE', P .. 'seqs:' .. sid, TTL)
   redis.call('EXPIRE', P .. 'attachments:' .. sid, TTL)
   local vid = redis.call('HGET', sk, '_vid')
   if vid then redis.call('EXPIRE', P .. 'visitor:' .. vid, TTL) end
@@ -79,15 +95,19 @@ const PUT_SESSION = `
 local sid, vid, status = ARGV[3], ARGV[4], ARGV[7]
 local sk = P .. 'session:' .. sid
 local old = redis.call('HGETALL', sk)
+local args = { '_vid', vid }
 for i = 1, #old, 2 do
   if startsWith(old[i], 'bt:') then
     dropIfOwned(P .. 'thread:' .. string.sub(old[i], 4) .. ':' .. old[i + 1], sid)
   elseif old[i] == '_vid' and old[i + 1] ~= vid then
     redis.call('ZREM', P .. 'visitor:' .. old[i + 1], sid)
+  elseif old[i] == '_seq' then
+    -- Replacing a session keeps its sequence: numbers already handed out stay below new ones.
+    table.insert(args, '_seq')
+    table.insert(args, old[i + 1])
   end
 end
 if #old > 0 then redis.call('DEL', sk) end
-local args = { '_vid', vid }
 local i = 9
 for _ = 1, tonumber(ARGV[8]) do
   table.insert(args, 'bt:' .. ARGV[i])
@@ -116,7 +136,7 @@ return 1
 const PATCH_SESSION = `
 local sid, la, status = ARGV[3], ARGV[4], ARGV[5]
 local sk = P .. 'session:' .. sid
-if redis.call('EXISTS', sk) == 0 then return false end
+if not sessionExists(sk) then return false end
 local i = 8
 if ARGV[6] == '1' then
   local old = redis.call('HGETALL', sk)
@@ -157,7 +177,7 @@ return redis.call('HGETALL', sk)
 const SET_THREAD = `
 local sid, bridge = ARGV[3], ARGV[4]
 local sk = P .. 'session:' .. sid
-if redis.call('EXISTS', sk) == 0 then return 0 end
+if not sessionExists(sk) then return 0 end
 local field = 'bt:' .. bridge
 local old = redis.call('HGET', sk, field)
 if old then dropIfOwned(P .. 'thread:' .. bridge .. ':' .. old, sid) end
@@ -172,7 +192,10 @@ end
 return 1
 `;
 
-/** ARGV: P TTL mid sid timestampMs updatedAtMs nBridgeIds [bridge platformId]... [field value]... */
+/**
+ * ARGV: P TTL mid sid timestampMs updatedAtMs nBridgeIds [bridge platformId]... [field value]...
+ * Returns the message's new sequence number.
+ */
 const PUT_MESSAGE = `
 local mid, sid = ARGV[3], ARGV[4]
 local mk = P .. 'message:' .. mid
@@ -183,6 +206,7 @@ for i = 1, #old, 2 do
   elseif old[i] == '_sid' and old[i + 1] ~= sid then
     redis.call('ZREM', P .. 'history:' .. old[i + 1], mid)
     redis.call('ZREM', P .. 'changes:' .. old[i + 1], mid)
+    redis.call('ZREM', P .. 'seqs:' .. old[i + 1], mid)
   end
 end
 if #old > 0 then redis.call('DEL', mk) end
@@ -197,15 +221,21 @@ for _ = 1, tonumber(ARGV[7]) do
   i = i + 2
 end
 for j = i, #ARGV do table.insert(args, ARGV[j]) end
+local seq = nextSeq(sid, mid)
+table.insert(args, 'seq')
+table.insert(args, tostring(seq))
 redis.call('HSET', mk, unpack(args))
 expireLong(mk)
 redis.call('ZADD', P .. 'history:' .. sid, ARGV[5], mid)
 redis.call('ZADD', P .. 'changes:' .. sid, ARGV[6], mid)
 touch(sid)
-return 1
+return seq
 `;
 
-/** ARGV: P TTL mid updatedAtMs|'' replaceBridgeIds(0|1) nBridgeIds [bridge platformId]... [field value]... */
+/**
+ * ARGV: P TTL mid updatedAtMs|'' replaceBridgeIds(0|1) nBridgeIds [bridge platformId]... [field value]...
+ * Gives the message its session's next sequence number.
+ */
 const PATCH_MESSAGE = `
 local mid = ARGV[3]
 local mk = P .. 'message:' .. mid
@@ -229,6 +259,7 @@ if ARGV[5] == '1' then
 end
 if i <= #ARGV then redis.call('HSET', mk, unpack(ARGV, i)) end
 if sid then
+  redis.call('HSET', mk, 'seq', tostring(nextSeq(sid, mid)))
   if ARGV[4] ~= '' then redis.call('ZADD', P .. 'changes:' .. sid, ARGV[4], mid) end
   touch(sid)
 end
@@ -276,7 +307,8 @@ return redis.call('HGETALL', ak)
 const DELETE_SESSION = `
 local sid = ARGV[3]
 local sk = P .. 'session:' .. sid
-local existed = redis.call('EXISTS', sk)
+local existed = 0
+if sessionExists(sk) then existed = 1 end
 local fields = redis.call('HGETALL', sk)
 for i = 1, #fields, 2 do
   if startsWith(fields[i], 'bt:') then
@@ -297,7 +329,7 @@ end
 for _, aid in ipairs(redis.call('SMEMBERS', P .. 'attachments:' .. sid)) do
   redis.call('DEL', P .. 'attachment:' .. aid)
 end
-redis.call('DEL', sk, P .. 'history:' .. sid, P .. 'changes:' .. sid, P .. 'attachments:' .. sid)
+redis.call('DEL', sk, P .. 'history:' .. sid, P .. 'changes:' .. sid, P .. 'seqs:' .. sid, P .. 'attachments:' .. sid)
 redis.call('ZREM', P .. 'sessions', sid)
 redis.call('ZREM', P .. 'sessions:open', sid)
 redis.call('ZREM', P .. 'sessions:closed', sid)

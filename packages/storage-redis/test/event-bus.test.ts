@@ -63,6 +63,19 @@ describe.skipIf(redisService.skip)('RedisEventBus', () => {
     });
   });
 
+  it('the sequence number of a message travels with it: the other instance frames it with the stored seq', async () => {
+    const { pp1, pp2, bus2 } = await twoInstances();
+    const { sessionId } = await pp1.handleConnect({ visitorId: 'v-seq', sessionId: null, metadata: {} });
+    const onBus = nextBusMessage(bus2, (m) => m.kind === 'session' && m.event.type === 'message');
+    const received = nextFrame(pp2, sessionId, 'message');
+    const sent = await pp1.sendMessage(sessionId, { content: 'numbered', operatorName: 'Ana' });
+    expect(sent.seq).toBeGreaterThan(0);
+    expect(await onBus).toMatchObject({ kind: 'session', sessionId, seq: sent.seq });
+    const frame = await received;
+    expect(frame.seq).toBe(sent.seq);
+    expect(JSON.parse(frame.json).seq).toBe(sent.seq);
+  });
+
   it('a large message (over 8000 bytes) arrives whole', async () => {
     const { pp1, pp2 } = await twoInstances();
     const { sessionId } = await pp1.handleConnect({ visitorId: 'v-big', sessionId: null, metadata: {} });

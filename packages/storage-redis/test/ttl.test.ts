@@ -48,7 +48,7 @@ describe.skipIf(redisService.skip)('RedisStorage retention (ttlDays)', () => {
     const { s, keyPrefix } = await open(7);
     const { session } = await fill(s);
     const redis = adminClient();
-    const perSession = ['session', 'history', 'changes', 'visitor'].map((k) =>
+    const perSession = ['session', 'history', 'changes', 'seqs', 'visitor'].map((k) =>
       k === 'visitor' ? `${keyPrefix}visitor:${session.visitorId}` : `${keyPrefix}${k}:${session.id}`,
     );
     for (const key of perSession) {
