@@ -147,6 +147,24 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 5,
+    name: 'message sequence numbers and stream resume records',
+    statements: (t) => [
+      `ALTER TABLE ${t.sessions} ADD COLUMN seq bigint NOT NULL DEFAULT 0, ADD COLUMN stream_resume jsonb`,
+      `ALTER TABLE ${t.messages} ADD COLUMN seq bigint`,
+      // Existing messages are numbered per session in the order they last changed, and each
+      // session continues after its highest number, so `afterSeq` sees no gap across the upgrade.
+      `UPDATE ${t.messages} m SET seq = n.seq
+       FROM (SELECT id, row_number() OVER (PARTITION BY session_id ORDER BY updated_at, created_at, id) AS seq
+             FROM ${t.messages}) n
+       WHERE m.id = n.id`,
+      `UPDATE ${t.sessions} s SET seq = n.seq
+       FROM (SELECT session_id, max(seq) AS seq FROM ${t.messages} GROUP BY session_id) n
+       WHERE s.id = n.session_id`,
+      `CREATE INDEX ${t.index('messages_seq_idx')} ON ${t.messages} (session_id, seq)`,
+    ],
+  },
 ];
 
 /** What `migrate()` did. */

@@ -22,6 +22,7 @@ import {
   attachmentFromRow,
   type Column,
   MESSAGE_COLUMNS,
+  MESSAGE_READ_COLUMNS,
   messageFromRow,
   OUTBOX_COLUMNS,
   outboxFromRow,
@@ -29,6 +30,7 @@ import {
   placeholder,
   rowParams,
   SESSION_COLUMNS,
+  SESSION_READ_COLUMNS,
   selectList,
   sessionFromRow,
   toParam,
@@ -42,8 +44,8 @@ import {
 
 type Row = Record<string, unknown>;
 
-const SESSION_SELECT = selectList(SESSION_COLUMNS);
-const MESSAGE_SELECT = selectList(MESSAGE_COLUMNS);
+const SESSION_SELECT = selectList(SESSION_READ_COLUMNS);
+const MESSAGE_SELECT = selectList(MESSAGE_READ_COLUMNS);
 const OUTBOX_SELECT = selectList(OUTBOX_COLUMNS);
 /** Outbox rows per INSERT: 12 parameters each stays far below PostgreSQL's 65,535. */
 const OUTBOX_BATCH = 1000;
@@ -83,6 +85,36 @@ function upsertSql(table: string, columns: readonly Column[]): string {
 }
 
 /**
+ * The message upsert that also takes the session's next sequence number, in one statement:
+ * the CTE bumps `sessions.seq` (locking the session row until commit), so writers of one
+ * session commit in seq order and a reader that saw seq N never sees a new N-1 later. A
+ * message of an unknown session is still stored, without a seq.
+ */
+function saveMessageSql(t: TableNames): string {
+  const sessionParam = MESSAGE_COLUMNS.findIndex((c) => c.key === 'sessionId') + 1;
+  const names = MESSAGE_COLUMNS.map((c) => c.column).join(', ');
+  const values = MESSAGE_COLUMNS.map((c, i) => placeholder(c, i + 1)).join(', ');
+  const updates = MESSAGE_COLUMNS.filter((c) => c.column !== 'id')
+    .map((c) => `${c.column} = EXCLUDED.${c.column}`)
+    .join(', ');
+  return `WITH s AS (UPDATE ${t.sessions} SET seq = seq + 1 WHERE id = $${sessionParam} RETURNING seq)
+    INSERT INTO ${t.messages} (${names}, seq) VALUES (${values}, (SELECT seq FROM s))
+    ON CONFLICT (id) DO UPDATE SET ${updates}, seq = EXCLUDED.seq
+    RETURNING (xmax = 0) AS inserted, seq`;
+}
+
+/** The message as stored: the given one with the sequence number the database assigned. */
+function withSeq(message: Message, seq: unknown): Message {
+  const stored = { ...message };
+  if (seq === null || seq === undefined) delete stored.seq;
+  else stored.seq = Number(seq);
+  return stored;
+}
+
+/** Distinct patch shapes whose statement text is kept (and prepared); more are built per call. */
+const PATCH_CACHE_LIMIT = 256;
+
+/**
  * PocketPing storage on PostgreSQL. Every optional Storage method is implemented; sessions,
  * messages, bridge references and attachment metadata live in their own tables of one schema,
  * created by versioned migrations at `init()`.
@@ -108,9 +140,13 @@ export class PostgresStorage implements Storage {
   private readonly statementNames = new Map<string, string>();
   private readonly sql: {
     upsertSession: string;
-    upsertMessage: string;
+    saveMessage: string;
     upsertAttachment: string;
   };
+  /** Statement text of each patch shape (table and changed columns). */
+  private readonly patchTexts = new Map<string, string>();
+  /** Prepared `getMessages` statements by filter combination (see `messageQueryText`). */
+  private readonly messageQueries: (QueryConfig | undefined)[] = [];
 
   /**
    * @param options A connection string, a ready-made `pg.Pool`, or `PostgresStorageOptions`.
@@ -142,7 +178,7 @@ export class PostgresStorage implements Storage {
     const t = this.t;
     this.sql = {
       upsertSession: upsertSql(t.sessions, SESSION_COLUMNS),
-      upsertMessage: `${upsertSql(t.messages, MESSAGE_COLUMNS)} RETURNING (xmax = 0) AS inserted`,
+      saveMessage: saveMessageSql(t),
       upsertAttachment: upsertSql(t.attachments, ATTACHMENT_COLUMNS),
     };
   }
@@ -232,18 +268,41 @@ export class PostgresStorage implements Storage {
     }
   }
 
-  /** `UPDATE ... SET` for only the patched columns, returning the updated row. */
-  private patchSql(
-    table: string,
-    columns: readonly Column[],
+  /**
+   * `UPDATE ... SET` for only the patched columns (`$1` is the id), returning the updated row as
+   * read. The text of each shape is built once and prepared, so a patch that recurs (the
+   * `lastActivity` bump of every message, receipts) is parsed and planned once per connection.
+   * A message update also takes the session's next sequence number, in the same statement
+   * (see `saveMessageSql`); a message whose session is gone keeps its seq.
+   */
+  private patchStatement(
+    table: 'sessions' | 'messages' | 'attachments',
     changes: { column: Column; value: unknown }[],
-  ): { text: string; params: unknown[] } {
+  ): { config: string | QueryConfig; params: unknown[] } {
     const params: unknown[] = [];
-    const sets = changes.map(({ column, value }) => {
+    let key = table;
+    for (const { column, value } of changes) {
       params.push(toParam(column, value));
-      return `${column.column} = ${placeholder(column, params.length + 1)}`;
-    });
-    return { text: `UPDATE ${table} SET ${sets.join(', ')} WHERE id = $1 RETURNING ${selectList(columns)}`, params };
+      key += `,${column.column}`;
+    }
+    let text = this.patchTexts.get(key);
+    if (text === undefined) {
+      const t = this.t;
+      const sets = changes.map(({ column }, i) => `${column.column} = ${placeholder(column, i + 2)}`).join(', ');
+      if (table === 'sessions') {
+        text = `UPDATE ${t.sessions} SET ${sets} WHERE id = $1 RETURNING ${SESSION_SELECT}`;
+      } else if (table === 'messages') {
+        text = `WITH s AS (UPDATE ${t.sessions} SET seq = seq + 1
+                  WHERE id = (SELECT session_id FROM ${t.messages} WHERE id = $1) RETURNING seq)
+                UPDATE ${t.messages} SET ${sets}, seq = COALESCE((SELECT seq FROM s), seq)
+                WHERE id = $1 RETURNING ${MESSAGE_SELECT}`;
+      } else {
+        text = `UPDATE ${t.attachments} SET ${sets} WHERE id = $1 RETURNING ${selectList(ATTACHMENT_COLUMNS)}`;
+      }
+      if (this.patchTexts.size >= PATCH_CACHE_LIMIT) return { config: text, params };
+      this.patchTexts.set(key, text);
+    }
+    return { config: this.prepared(text), params };
   }
 
   private async replaceThreadRefs(
@@ -308,7 +367,7 @@ export class PostgresStorage implements Storage {
   async updateSession(sessionId: string, patch: SessionPatch): Promise<Session | null> {
     const changes = patchColumns(SESSION_COLUMNS, patch);
     if (changes.length === 0) return this.getSession(sessionId);
-    const { text, params } = this.patchSql(this.t.sessions, SESSION_COLUMNS, changes);
+    const { config: text, params } = this.patchStatement('sessions', changes);
     if (patch.bridgeThreads === undefined) {
       const rows = await this.query('updateSession', text, [sessionId, ...params]);
       return rows[0] ? sessionFromRow(rows[0]) : null;
@@ -397,22 +456,29 @@ export class PostgresStorage implements Storage {
 
   // ───────────────────────────── messages ─────────────────────────────
 
-  /** Stores a message (an upsert: saving the same id again replaces it). */
-  async saveMessage(message: Message): Promise<void> {
+  /**
+   * Stores a message (an upsert: saving the same id again replaces it) and returns it with the
+   * session's next sequence number (`seq`), assigned in the same statement; without a seq when
+   * the session row does not exist.
+   */
+  async saveMessage(message: Message): Promise<Message> {
     const params = rowParams(MESSAGE_COLUMNS, message);
     const ids = message.bridgeMessageIds ?? {};
     if (Object.keys(ids).length === 0) {
       // The common case, a new message without bridge ids, is one statement; only a message
       // saved again over an existing one needs its old bridge references dropped.
-      const [row] = await this.query('saveMessage', this.prepared(this.sql.upsertMessage), params);
-      if (row?.inserted) return;
-      await this.query('saveMessage', `DELETE FROM ${this.t.bridgeMessages} WHERE message_id = $1`, [message.id]);
-      return;
+      const [row] = await this.query('saveMessage', this.prepared(this.sql.saveMessage), params);
+      if (!row?.inserted) {
+        await this.query('saveMessage', `DELETE FROM ${this.t.bridgeMessages} WHERE message_id = $1`, [message.id]);
+      }
+      return withSeq(message, row?.seq);
     }
-    await this.transaction('saveMessage', async (client) => {
-      await client.query(this.sql.upsertMessage, params);
+    const seq = await this.transaction('saveMessage', async (client) => {
+      const { rows } = await client.query(this.prepared(this.sql.saveMessage), params);
       await this.replaceMessageRefs(client, message.id, message.sessionId, ids);
+      return rows[0]?.seq;
     });
+    return withSeq(message, seq);
   }
 
   /**
@@ -451,34 +517,74 @@ export class PostgresStorage implements Storage {
           }
         }
       }
+      // Sequence numbers last: the sessions are locked (in id order, so two imports never
+      // deadlock) from here to the commit, which keeps commit order equal to seq order. Each
+      // session's imported messages take its next numbers in the order they last changed.
+      const sessionIds = [...new Set(unique.map((m) => m.sessionId))];
+      await client.query(`SELECT 1 FROM ${t.sessions} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [sessionIds]);
+      await client.query(
+        `WITH ordered AS (
+           SELECT id, session_id,
+                  row_number() OVER (PARTITION BY session_id ORDER BY updated_at, created_at, id) AS n
+           FROM ${t.messages} WHERE id = ANY($1::text[])
+         ), counts AS (SELECT session_id, count(*) AS total FROM ordered GROUP BY session_id),
+         bumped AS (
+           UPDATE ${t.sessions} s SET seq = s.seq + c.total FROM counts c WHERE s.id = c.session_id
+           RETURNING s.id, s.seq - c.total AS base
+         )
+         UPDATE ${t.messages} m SET seq = b.base + o.n
+         FROM ordered o JOIN bumped b ON b.id = o.session_id WHERE m.id = o.id`,
+        [unique.map((m) => m.id)],
+      );
     });
   }
 
   /**
    * Messages of a session ascending by (timestamp, id). `after` keeps those with
-   * `updatedAt > after`, `before` those with `timestamp < before`, `limit` the newest ones.
+   * `updatedAt > after`, `afterSeq` those with `seq > afterSeq`, `before` those with
+   * `timestamp < before`, `limit` the newest ones.
    */
   async getMessages(sessionId: string, query: MessageQuery = {}): Promise<Message[]> {
-    const where = ['session_id = $1'];
     const params: unknown[] = [sessionId];
+    // One statement text per combination of filters (16 at most), built once and prepared.
+    let shape = 0;
     if (query.after) {
       params.push(query.after);
-      where.push(`updated_at > $${params.length}`);
+      shape |= 1;
+    }
+    if (query.afterSeq !== undefined) {
+      params.push(Math.floor(query.afterSeq));
+      shape |= 2;
     }
     if (query.before) {
       params.push(query.before);
-      where.push(`created_at < $${params.length}`);
+      shape |= 4;
     }
-    const base = `SELECT ${MESSAGE_SELECT} FROM ${this.t.messages} WHERE ${where.join(' AND ')}`;
-    let text: string;
     if (query.limit !== undefined && query.limit >= 0) {
       params.push(Math.floor(query.limit));
-      text = `SELECT ${MESSAGE_SELECT} FROM (${base} ORDER BY created_at DESC, id DESC LIMIT $${params.length}) page ORDER BY created_at, id`;
-    } else {
-      text = `${base} ORDER BY created_at, id`;
+      shape |= 8;
     }
-    const rows = await this.query('getMessages', this.prepared(text), params);
+    let statement = this.messageQueries[shape];
+    if (!statement) {
+      statement = this.prepared(this.messageQueryText(shape));
+      this.messageQueries[shape] = statement;
+    }
+    const rows = await this.query('getMessages', statement, params);
     return rows.map(messageFromRow);
+  }
+
+  /** The `getMessages` statement for one combination of filters (bits: after, afterSeq, before, limit). */
+  private messageQueryText(shape: number): string {
+    const where = ['session_id = $1'];
+    let n = 1;
+    if (shape & 1) where.push(`updated_at > $${++n}`);
+    if (shape & 2) where.push(`seq > $${++n}`);
+    if (shape & 4) where.push(`created_at < $${++n}`);
+    const base = `SELECT ${MESSAGE_SELECT} FROM ${this.t.messages} WHERE ${where.join(' AND ')}`;
+    if (shape & 8) {
+      return `SELECT ${MESSAGE_SELECT} FROM (${base} ORDER BY created_at DESC, id DESC LIMIT $${++n}) page ORDER BY created_at, id`;
+    }
+    return `${base} ORDER BY created_at, id`;
   }
 
   /** Reads one message by id, or `null`. */
@@ -495,7 +601,7 @@ export class PostgresStorage implements Storage {
   async updateMessage(messageId: string, patch: MessagePatch): Promise<Message | null> {
     const changes = patchColumns(MESSAGE_COLUMNS, patch);
     if (changes.length === 0) return this.getMessage(messageId);
-    const { text, params } = this.patchSql(this.t.messages, MESSAGE_COLUMNS, changes);
+    const { config: text, params } = this.patchStatement('messages', changes);
     if (patch.bridgeMessageIds === undefined) {
       const rows = await this.query('updateMessage', text, [messageId, ...params]);
       return rows[0] ? messageFromRow(rows[0]) : null;
@@ -538,7 +644,7 @@ export class PostgresStorage implements Storage {
   async findSessionByBridgeThread(bridge: string, threadId: string): Promise<Session | null> {
     const rows = await this.query(
       'findSessionByBridgeThread',
-      `SELECT ${selectList(SESSION_COLUMNS, 's')} FROM ${this.t.bridgeThreads} b JOIN ${this.t.sessions} s ON s.id = b.session_id
+      `SELECT ${selectList(SESSION_READ_COLUMNS, 's')} FROM ${this.t.bridgeThreads} b JOIN ${this.t.sessions} s ON s.id = b.session_id
        WHERE b.bridge = $1 AND b.thread_id = $2`,
       [bridge, threadId],
     );
@@ -571,7 +677,7 @@ export class PostgresStorage implements Storage {
   async findMessageByBridgeId(bridge: string, platformMessageId: string): Promise<Message | null> {
     const rows = await this.query(
       'findMessageByBridgeId',
-      `SELECT ${selectList(MESSAGE_COLUMNS, 'm')} FROM ${this.t.bridgeMessages} b JOIN ${this.t.messages} m ON m.id = b.message_id
+      `SELECT ${selectList(MESSAGE_READ_COLUMNS, 'm')} FROM ${this.t.bridgeMessages} b JOIN ${this.t.messages} m ON m.id = b.message_id
        WHERE b.bridge = $1 AND b.platform_message_id = $2`,
       [bridge, platformMessageId],
     );
@@ -599,7 +705,7 @@ export class PostgresStorage implements Storage {
   async updateAttachment(attachmentId: string, patch: AttachmentPatch): Promise<Attachment | null> {
     const changes = patchColumns(ATTACHMENT_COLUMNS, patch);
     if (changes.length === 0) return this.getAttachment(attachmentId);
-    const { text, params } = this.patchSql(this.t.attachments, ATTACHMENT_COLUMNS, changes);
+    const { config: text, params } = this.patchStatement('attachments', changes);
     const rows = await this.query('updateAttachment', text, [attachmentId, ...params]);
     return rows[0] ? attachmentFromRow(rows[0]) : null;
   }

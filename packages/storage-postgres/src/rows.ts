@@ -30,7 +30,17 @@ export const SESSION_COLUMNS: readonly Column[] = [
   col('csat', 'csat', 'json'),
   col('screenshotRequests', 'screenshot_requests', 'json'),
   col('bridgeThreads', 'bridge_threads', 'json'),
+  col('streamResume', 'stream_resume', 'json'),
 ];
+
+/**
+ * Read-only sequence column (`Session.seq`, `Message.seq`): assigned by the storage's own
+ * statements, never written from a record or a patch.
+ */
+const SEQ_COLUMN = col('seq', 'seq', 'int');
+
+/** Session columns as read: the writable ones plus the session's sequence number. */
+export const SESSION_READ_COLUMNS: readonly Column[] = [...SESSION_COLUMNS, SEQ_COLUMN];
 
 /** Message fields in column order. */
 export const MESSAGE_COLUMNS: readonly Column[] = [
@@ -52,6 +62,9 @@ export const MESSAGE_COLUMNS: readonly Column[] = [
   col('source', 'source', 'text'),
   col('bridgeMessageIds', 'bridge_message_ids', 'json'),
 ];
+
+/** Message columns as read: the writable ones plus the message's sequence number. */
+export const MESSAGE_READ_COLUMNS: readonly Column[] = [...MESSAGE_COLUMNS, SEQ_COLUMN];
 
 /** Attachment fields in column order. */
 export const ATTACHMENT_COLUMNS: readonly Column[] = [
@@ -147,14 +160,14 @@ function fromRow<T>(columns: readonly Column[], row: Record<string, unknown>): T
 
 /** A session from its row; empty bridge thread maps are left out. */
 export function sessionFromRow(row: Record<string, unknown>): Session {
-  const s = fromRow<Session>(SESSION_COLUMNS, row);
+  const s = fromRow<Session>(SESSION_READ_COLUMNS, row);
   if (s.bridgeThreads && Object.keys(s.bridgeThreads).length === 0) delete s.bridgeThreads;
   return s;
 }
 
 /** A message from its row; empty bridge id maps are left out. */
 export function messageFromRow(row: Record<string, unknown>): Message {
-  const m = fromRow<Message>(MESSAGE_COLUMNS, row);
+  const m = fromRow<Message>(MESSAGE_READ_COLUMNS, row);
   if (m.bridgeMessageIds && Object.keys(m.bridgeMessageIds).length === 0) delete m.bridgeMessageIds;
   return m;
 }

@@ -62,6 +62,43 @@ describe.skipIf(pgService.skip)('PostgresEventBus', () => {
     expect(frame.event).toMatchObject({ type: 'message', data: { id: sent.id, content: 'Hello from instance 1' } });
   });
 
+  it('the sequence number of a message travels with it to the other instance', async () => {
+    const { pp1, pp2 } = await twoInstances();
+    const { sessionId } = await pp1.handleConnect({ visitorId: 'v-seq', sessionId: null, metadata: {} });
+    const received = nextFrame(pp2, sessionId, 'message');
+    const sent = await pp1.sendMessage(sessionId, { content: 'numbered' });
+    expect(sent.seq).toBeGreaterThan(0);
+    const frame = await received;
+    expect(frame.seq).toBe(sent.seq);
+    expect(JSON.parse(frame.json).seq).toBe(sent.seq);
+  });
+
+  it('a seq on a bus message survives both the NOTIFY and the by-reference path', async () => {
+    const { bus1, bus2 } = await twoInstances();
+    const got: BusMessage[] = [];
+    const done = new Promise<void>((resolve) => {
+      bus2.subscribe((m) => {
+        if (m.kind !== 'session' || m.sessionId !== 'ses_seq') return;
+        got.push(m);
+        if (got.length === 2) resolve();
+      });
+    });
+    for (const [seq, pad] of [
+      [7, ''],
+      [8, 'x'.repeat(9000)],
+    ] as const) {
+      await bus1.publish({
+        kind: 'session',
+        origin: 'test',
+        sessionId: 'ses_seq',
+        seq,
+        event: { type: 'event', data: { name: `e${seq}`, data: { pad } } },
+      });
+    }
+    await done;
+    expect(got.map((m) => m.kind === 'session' && m.seq)).toEqual([7, 8]);
+  });
+
   it('a message larger than the 8000-byte NOTIFY limit arrives whole, by reference', async () => {
     const { schema, pp1, pp2 } = await twoInstances();
     const { sessionId } = await pp1.handleConnect({ visitorId: 'v-big', sessionId: null, metadata: {} });
