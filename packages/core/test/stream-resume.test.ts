@@ -16,8 +16,9 @@ class FakeSocket implements WidgetSocket {
   bufferedAmount = 0;
   received: Envelope[] = [];
   pings = 0;
-  send(data: string): void {
-    this.received.push(JSON.parse(data) as Envelope);
+  send(data: string | Uint8Array): void {
+    const text = typeof data === 'string' ? data : new TextDecoder().decode(data);
+    this.received.push(JSON.parse(text) as Envelope);
   }
   close(): void {
     this.readyState = 3;

@@ -5,12 +5,13 @@ import type { OutgoingFrame } from '../realtime-hub.js';
 export interface WidgetSocket {
   readonly readyState: number;
   readonly bufferedAmount: number;
+  /** Sends one text frame. */
+  send(data: string): void;
   /**
-   * Sends one text frame. With `WidgetSocketOptions.sendBytes`, also called with the frame's
-   * UTF-8 bytes and `{ binary: false }` (encoded once per event for all sockets; `ws` sends
-   * them as a text frame).
+   * With `WidgetSocketOptions.sendBytes`: sends one text frame given as UTF-8 bytes (encoded once
+   * per event for all sockets) with `{ binary: false }`, as the `ws` package's `send()` does.
    */
-  send(data: string | Uint8Array, options?: { binary: false }): void;
+  send(data: Uint8Array, options: { binary: false }): void;
   close(code?: number, reason?: string): void;
   terminate?(): void;
   /** Sends a protocol ping (the `ws` package's `ping()`); used to confirm what the widget has. */
