@@ -3,6 +3,7 @@ import { attachmentTests } from './storage/attachments.js';
 import { bridgeIdTests } from './storage/bridge-ids.js';
 import { concurrencyTests } from './storage/concurrency.js';
 import { editDeleteTests } from './storage/edit-delete.js';
+import { fastPathTests } from './storage/fast-paths.js';
 import { messageTests } from './storage/messages.js';
 import { leaseTests } from './storage/leases.js';
 import { outboxTests } from './storage/outbox.js';
@@ -33,6 +34,7 @@ export function storageConformance(options: StorageConformanceOptions): void {
     paginationTests(options);
     editDeleteTests(options);
     sequenceTests(options);
+    fastPathTests(options);
     bridgeIdTests(options);
     attachmentTests(options);
     concurrencyTests(options);

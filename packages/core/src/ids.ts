@@ -1,17 +1,28 @@
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
+const ID_BYTES = 18;
+/** Random bytes fetched per `getRandomValues` call: one system call serves 227 ids. */
+const POOL_SIZE = ID_BYTES * 227;
+const pool = new Uint8Array(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
 /**
  * A URL-safe random identifier with 144 bits of randomness (24 characters of `[A-Za-z0-9_-]`),
  * prefixed by a short kind marker (`ses_`, `msg_`, `att_`, ...). Unguessable: session ids are
- * the only credential a widget has.
+ * the only credential a widget has. The bytes come from `crypto.getRandomValues`, fetched a few
+ * KiB at a time (as Node does for `randomUUID`); every byte is used once.
  */
 export function generateId(prefix: string): string {
-  const bytes = new Uint8Array(18);
-  globalThis.crypto.getRandomValues(bytes);
+  if (poolOffset + ID_BYTES > POOL_SIZE) {
+    globalThis.crypto.getRandomValues(pool);
+    poolOffset = 0;
+  }
+  const start = poolOffset;
+  poolOffset += ID_BYTES;
   let out = `${prefix}_`;
   // 18 bytes = 144 bits = exactly 24 base64url characters.
-  for (let i = 0; i < bytes.length; i += 3) {
-    const n = ((bytes[i] ?? 0) << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+  for (let i = start; i < start + ID_BYTES; i += 3) {
+    const n = (pool[i]! << 16) | (pool[i + 1]! << 8) | pool[i + 2]!;
     out += ALPHABET[(n >> 18) & 63]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!;
   }
   return out;

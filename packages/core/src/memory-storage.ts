@@ -9,6 +9,7 @@ import {
   type OutboxRecord,
   type SessionPatch,
   type SessionQuery,
+  type SessionTouch,
   type Storage,
 } from './storage.js';
 
@@ -96,6 +97,25 @@ export class MemoryStorage implements Storage {
     assignDefined(s, clone(rest));
     this.indexVisitor(s);
     return this.readSession(s);
+  }
+
+  async touchSession(sessionId: string, visitorId: string, touch: SessionTouch): Promise<Session | null> {
+    const s = this.sessions.get(sessionId);
+    if (!s || s.visitorId !== visitorId) return null;
+    const stored = s.metadata ?? {};
+    const metadata = { ...stored, ...clone(touch.metadata) };
+    for (const key of touch.keepKeys) if (stored[key] !== undefined) metadata[key] = stored[key];
+    s.metadata = metadata;
+    s.lastActivity = new Date(touch.lastActivity.getTime());
+    return this.readSession(s);
+  }
+
+  async saveMessageWithSession(
+    message: Message,
+    sessionPatch: SessionPatch,
+  ): Promise<{ message: Message; session: Session | null }> {
+    const stored = await this.saveMessage(message);
+    return { message: stored, session: await this.updateSession(message.sessionId, sessionPatch) };
   }
 
   async getSessionByVisitorId(visitorId: string): Promise<Session | null> {

@@ -132,6 +132,19 @@ function formatDuration(seconds: number): string {
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
+/** Metadata fields the widget sends (PROTOCOL.md §3.1), kept when they are non-empty strings. */
+const WIDGET_METADATA_KEYS = [
+  'url',
+  'referrer',
+  'pageTitle',
+  'userAgent',
+  'timezone',
+  'language',
+  'screenResolution',
+] as const;
+/** Metadata the server derives itself; a client cannot set them. */
+const SERVER_METADATA_KEYS = new Set(['ip', 'country', 'city', 'deviceType', 'browser', 'os']);
+
 function stringField(value: unknown, max = 2000): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value.slice(0, max) : undefined;
 }
@@ -168,6 +181,8 @@ export class PocketPing {
   private attachmentStoreRef?: AttachmentStore;
   private operatorOnlineFlag: boolean;
   private observedBaseUrl?: string;
+  /** The `baseUrl` that `observedBaseUrl` was derived from (skips the work on repeat calls). */
+  private observedBaseUrlFrom?: string;
   private initialized = false;
   private closed = false;
   private busUnsubscribe?: () => void;
@@ -671,7 +686,7 @@ export class PocketPing {
       resumedFrom = await this.resumePoint(session);
       if (resumedFrom !== undefined) query = { afterSeq: resumedFrom };
     }
-    if (!query && (options.resume || options.recentMs)) {
+    if (!query && (options.resume || options.recentMs || options.afterSeq !== undefined)) {
       // No resume point: the widget is current as of its /connect (or of a stream that closed
       // moments ago); replaying what changed recently fills that gap. Repeats are harmless,
       // the widget merges by id.
@@ -871,19 +886,30 @@ export class PocketPing {
     const now = new Date();
 
     let session: Session | null = null;
+    let touched = false;
     if (req.sessionId && isUrlSafeId(req.sessionId)) {
-      const found = await this.storageAccess.getSession(req.sessionId);
-      if (found && found.visitorId === req.visitorId) session = found;
+      if (!identity && this.storageAccess.has('touchSession')) {
+        // One round trip: the storage checks the visitor and merges the metadata itself.
+        session = await this.storageAccess.touchSession(req.sessionId, req.visitorId, {
+          lastActivity: now,
+          metadata,
+          keepKeys: KEPT_METADATA_KEYS,
+        });
+        touched = session !== null;
+      } else {
+        const found = await this.storageAccess.getSession(req.sessionId);
+        if (found && found.visitorId === req.visitorId) session = found;
+      }
     }
     if (!session) session = await this.storageAccess.getSessionByVisitorId(req.visitorId);
 
     let created = false;
-    if (session) {
+    if (session && !touched) {
       const keep = session.metadata ?? {};
       const merged = { ...keep, ...metadata };
       // Server-side facts already known survive a refresh (PROTOCOL.md §2.9, §3.1 step 4): the
       // stored ip stays with the geo that was derived from it.
-      for (const k of ['ip', 'country', 'city'] as const) if (keep[k]) merged[k] = keep[k];
+      for (const k of KEPT_METADATA_KEYS) if (keep[k]) merged[k] = keep[k];
       const updated = await this.storageAccess.updateSession(session.id, {
         metadata: merged,
         lastActivity: now,
@@ -892,7 +918,7 @@ export class PocketPing {
       const identityChanged = identity && JSON.stringify(identity) !== JSON.stringify(session.identity);
       session = updated ?? session;
       if (identityChanged) await this.afterIdentityChange(session, identity!);
-    } else {
+    } else if (!session) {
       session = {
         id: generateId('ses'),
         visitorId: req.visitorId,
@@ -907,10 +933,12 @@ export class PocketPing {
     }
     this.rememberSession(session.id);
 
-    // A session created by this call has no history yet: skip the read.
-    const history = created
-      ? []
-      : await this.storageAccess.getMessages(session.id, { limit: this.settings.historyLimit });
+    // A session created by this call has no history yet, nor one whose sequence is still at 0
+    // (storages that number messages): skip the read.
+    const history =
+      created || session.seq === 0
+        ? []
+        : await this.storageAccess.getMessages(session.id, { limit: this.settings.historyLimit });
     const response: ConnectResponse = {
       sessionId: session.id,
       visitorId: req.visitorId,
@@ -1049,16 +1077,17 @@ export class PocketPing {
       ...(attachments.length > 0 ? { attachments: attachments.map((a) => ({ ...a, messageId: id })) } : {}),
       ...(input.metadata ? { metadata: input.metadata } : {}),
     };
-    const stored = await this.storageAccess.saveMessage(message);
-    for (const a of attachments)
-      if (ids.includes(a.id)) await this.storageAccess.updateAttachment(a.id, { messageId: id });
     const patch: Partial<Session> = { lastActivity: now };
     if (!session.hasVisitorMessage) patch.hasVisitorMessage = true;
     if (session.status === 'closed') {
       patch.status = 'open';
       patch.closedAt = undefined;
     }
-    const updated = (await this.storageAccess.updateSession(session.id, patch)) ?? { ...session, ...patch };
+    const saved = await this.storageAccess.saveMessageWithSession(message, patch);
+    const stored = saved.message;
+    const updated = saved.session ?? { ...session, ...patch };
+    for (const a of attachments)
+      if (ids.includes(a.id)) await this.storageAccess.updateAttachment(a.id, { messageId: id });
     await this.broadcastMessage(stored);
     await this.enqueueAll(
       session.id,
@@ -1713,7 +1742,14 @@ export class PocketPing {
         ? { bridgeMessageIds: { [options.sourceBridge]: options.platformMessageId } }
         : {}),
     };
-    const stored = await this.storageAccess.saveMessage(message);
+    const patch: Partial<Session> = { lastActivity: now };
+    if (sender === 'operator') {
+      patch.lastOperatorActivity = now;
+      if (session.aiActive) patch.aiActive = false;
+    }
+    const saved = await this.storageAccess.saveMessageWithSession(message, patch);
+    const stored = saved.message;
+    const updated = saved.session ?? session;
     if (options.sourceBridge && options.platformMessageId) {
       await this.storageAccess.saveBridgeMessageId(session.id, id, options.sourceBridge, options.platformMessageId);
     }
@@ -1721,12 +1757,6 @@ export class PocketPing {
       if (await this.storageAccess.getAttachment(a.id))
         await this.storageAccess.updateAttachment(a.id, { messageId: id });
     }
-    const patch: Partial<Session> = { lastActivity: now };
-    if (sender === 'operator') {
-      patch.lastOperatorActivity = now;
-      if (session.aiActive) patch.aiActive = false;
-    }
-    const updated = (await this.storageAccess.updateSession(session.id, patch)) ?? session;
     this.clearOperatorTyping(session.id);
     await this.broadcastMessage(stored);
     await this.enqueueAll(
@@ -2305,7 +2335,9 @@ export class PocketPing {
   }
 
   private observeBaseUrl(baseUrl: string | undefined): void {
-    if (baseUrl && !this.settings.publicUrl) this.observedBaseUrl = baseUrl.replace(/\/+$/, '');
+    if (!baseUrl || baseUrl === this.observedBaseUrlFrom || this.settings.publicUrl) return;
+    this.observedBaseUrlFrom = baseUrl;
+    this.observedBaseUrl = baseUrl.replace(/\/+$/, '');
   }
 
   private requireBaseUrl(ctx: RequestContext = {}): string {
@@ -2321,15 +2353,7 @@ export class PocketPing {
 
   private buildMetadata(raw: Record<string, unknown>, ctx: RequestContext): Session['metadata'] {
     const meta: Session['metadata'] = {};
-    for (const key of [
-      'url',
-      'referrer',
-      'pageTitle',
-      'userAgent',
-      'timezone',
-      'language',
-      'screenResolution',
-    ] as const) {
+    for (const key of WIDGET_METADATA_KEYS) {
       const v = stringField(raw[key]);
       if (v) meta[key] = v;
     }
@@ -2341,9 +2365,9 @@ export class PocketPing {
     }
     // Other keys the host page adds are kept while small; they are the integrator's data.
     let extraBudget = 4096;
-    for (const [k, v] of Object.entries(raw)) {
-      if (k in meta || k === 'botSignals' || ['ip', 'country', 'city', 'deviceType', 'browser', 'os'].includes(k))
-        continue;
+    for (const k of Object.keys(raw)) {
+      if (k in meta || k === 'botSignals' || SERVER_METADATA_KEYS.has(k)) continue;
+      const v = raw[k];
       const size = k.length + (JSON.stringify(v)?.length ?? 0);
       if (size > extraBudget) continue;
       extraBudget -= size;
@@ -2425,6 +2449,8 @@ function sanitizeFilename(name: string): string {
   return (clean || 'file').slice(0, 255);
 }
 
+/** Metadata a returning visitor's /connect cannot replace once stored: the ip and the geo derived from it. */
+const KEPT_METADATA_KEYS = ['ip', 'country', 'city'] as const;
 /** Replay window of a stream that opens without any cursor or resume record. */
 const RECENT_REPLAY_MS = 120_000;
 /** Resume records older than this are dropped (a WebSocket reopens within seconds or minutes). */

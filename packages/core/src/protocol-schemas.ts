@@ -232,8 +232,71 @@ export function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
+/** An optional string no longer than `max` (`null` only where `nullable`). */
+function optionalString(value: unknown, max: number, nullable: boolean): boolean {
+  if (value === undefined || (nullable && value === null)) return true;
+  return typeof value === 'string' && value.length <= max;
+}
+
+/** A plain object, as JSON.parse makes them (what `z.record` accepts, narrowed). */
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Hand-written checks for the hottest request bodies (`/connect`, `/message`): the exact output
+ * zod gives for a body that is plainly valid, or undefined to let zod decide (it also writes the
+ * error messages). Unknown keys are dropped, as zod does; `metadata` is handed over as it is
+ * (callers only read it).
+ */
+const FAST_PARSERS = new Map<z.ZodType, (input: Record<string, unknown>) => unknown>([
+  [
+    ConnectRequestSchema,
+    (input) => {
+      const { visitorId, sessionId, inspectorToken, metadata } = input;
+      if (typeof visitorId !== 'string' || visitorId.length < 1 || visitorId.length > 200) return undefined;
+      if (!optionalString(sessionId, 200, true) || !optionalString(inspectorToken, 500, false)) return undefined;
+      if (metadata != null && !isPlainRecord(metadata)) return undefined;
+      // identity has its own rules (and is dropped when unusable): zod handles every body with one.
+      if (input.identity !== undefined) return undefined;
+      const out: ConnectRequest = { visitorId };
+      if (sessionId !== undefined) out.sessionId = sessionId as string | null;
+      if (inspectorToken !== undefined) out.inspectorToken = inspectorToken as string;
+      if (metadata !== undefined) out.metadata = metadata as Record<string, unknown> | null;
+      return out;
+    },
+  ],
+  [
+    SendMessageRequestSchema,
+    (input) => {
+      const { sessionId, content, sender, attachmentIds, replyTo } = input;
+      if (typeof sessionId !== 'string' || sessionId.length < 1 || sessionId.length > 200) return undefined;
+      if (typeof content !== 'string' || !optionalString(sender, Infinity, false)) return undefined;
+      if (!optionalString(replyTo, 200, true)) return undefined;
+      let ids: string[] | null | undefined = attachmentIds as null | undefined;
+      if (attachmentIds != null) {
+        if (!Array.isArray(attachmentIds) || attachmentIds.length > 10) return undefined;
+        for (const a of attachmentIds) if (typeof a !== 'string' || a.length > 200) return undefined;
+        ids = attachmentIds.slice() as string[];
+      }
+      const out: SendMessageRequest = { sessionId, content };
+      if (sender !== undefined) out.sender = sender as string;
+      if (ids !== undefined) out.attachmentIds = ids;
+      if (replyTo !== undefined) out.replyTo = replyTo as string | null;
+      return out;
+    },
+  ],
+]);
+
 /** Validates input against a schema, or throws a `ValidationError` that says what is wrong. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const fast = FAST_PARSERS.get(schema);
+  if (fast && isPlainRecord(input)) {
+    const out = fast(input);
+    if (out !== undefined) return out as z.output<S>;
+  }
   const result = schema.safeParse(input ?? {});
   if (!result.success) {
     throw new ValidationError(`Invalid ${what}: ${describeIssues(result.error)}`, {

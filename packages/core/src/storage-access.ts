@@ -8,6 +8,7 @@ import {
   type MessageQuery,
   type SessionPatch,
   type SessionQuery,
+  type SessionTouch,
   type Storage,
 } from './storage.js';
 
@@ -121,6 +122,26 @@ export class StorageAccess {
     const next = merge(current, patch as Partial<Session>);
     await this.call('createSession', () => this.storage.createSession(next));
     return next;
+  }
+
+  /** A returning visitor's session, touched in one step; null when the storage cannot or there is no such session. */
+  async touchSession(sessionId: string, visitorId: string, touch: SessionTouch): Promise<Session | null> {
+    if (!this.storage.touchSession) return null;
+    const s = await this.call('touchSession', () => this.storage.touchSession!(sessionId, visitorId, touch));
+    return s ?? null;
+  }
+
+  /** Stores a new message and patches its session, in one step when the storage can. */
+  async saveMessageWithSession(
+    message: Message,
+    patch: SessionPatch,
+  ): Promise<{ message: Message; session: Session | null }> {
+    if (this.storage.saveMessageWithSession) {
+      const r = await this.call('saveMessageWithSession', () => this.storage.saveMessageWithSession!(message, patch));
+      return { message: r.message, session: r.session ?? null };
+    }
+    const stored = await this.saveMessage(message);
+    return { message: stored, session: await this.updateSession(message.sessionId, patch) };
   }
 
   async getSessionByVisitorId(visitorId: string): Promise<Session | null> {

@@ -33,6 +33,16 @@ export interface SessionQuery {
 /** Fields of a session that can be changed; the top-level keys given replace the stored ones. */
 export type SessionPatch = Partial<Omit<Session, 'id' | 'visitorId' | 'createdAt' | 'seq'>>;
 
+/** What a returning visitor's `/connect` changes on the session (see `Storage.touchSession`). */
+export interface SessionTouch {
+  /** The new `lastActivity`. */
+  lastActivity: Date;
+  /** Merged into the stored metadata: these keys replace the stored ones, except `keepKeys`. */
+  metadata: Session['metadata'];
+  /** Metadata keys whose stored value, when there is one, stays (facts the server derived, like `ip`). */
+  keepKeys: readonly string[];
+}
+
 /** Fields of a message that can be changed; the top-level keys given replace the stored ones. */
 export type MessagePatch = Partial<Omit<Message, 'id' | 'sessionId' | 'timestamp' | 'sender' | 'seq'>>;
 
@@ -145,6 +155,24 @@ export interface Storage {
   /** Deletes sessions whose last activity is older than `olderThan`; returns how many. */
   cleanupOldSessions?(olderThan: Date): Promise<number>;
 
+  /**
+   * Fast path of a returning visitor's `/connect`, one round trip instead of a read and a write:
+   * when session `sessionId` exists **and** belongs to `visitorId`, merges `touch.metadata` into
+   * its metadata (stored values of `touch.keepKeys` stay), sets `lastActivity`, and returns the
+   * updated session. `null` when there is no such session (PocketPing then looks the visitor
+   * up as usual). Without it: `getSession` then `updateSession`.
+   */
+  touchSession?(sessionId: string, visitorId: string, touch: SessionTouch): Promise<Session | null | undefined>;
+  /**
+   * Stores a new message and applies `sessionPatch` to its session (new `lastActivity`, flags)
+   * in one atomic step, one round trip instead of two. Returns the stored message (with `seq`
+   * when the storage assigns them) and the updated session, `null` when the session does not
+   * exist (the message is stored all the same). Without it: `saveMessage` then `updateSession`.
+   */
+  saveMessageWithSession?(
+    message: Message,
+    sessionPatch: SessionPatch,
+  ): Promise<{ message: Message; session: Session | null | undefined }>;
   /** Reads one message by id. */
   getMessage?(messageId: string): Promise<Message | null | undefined>;
   /**
@@ -214,6 +242,8 @@ export const OPTIONAL_STORAGE_METHODS = [
   'listSessions',
   'deleteSession',
   'cleanupOldSessions',
+  'touchSession',
+  'saveMessageWithSession',
   'getMessage',
   'updateMessage',
   'setBridgeThread',

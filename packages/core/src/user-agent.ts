@@ -1,7 +1,25 @@
+/** What `parseUserAgent` finds. */
+type UserAgentFacts = { browser?: string; os?: string; deviceType?: string };
+
+/** Recent answers: a site sees few distinct User-Agent strings, and /connect parses one per call. */
+const recent = new Map<string, UserAgentFacts>();
+const RECENT_MAX = 1000;
+
 /** Browser, OS and device type guessed from a User-Agent string (best effort, no dependency). */
-export function parseUserAgent(ua: string | undefined): { browser?: string; os?: string; deviceType?: string } {
+export function parseUserAgent(ua: string | undefined): UserAgentFacts {
   if (!ua) return {};
-  const out: { browser?: string; os?: string; deviceType?: string } = {};
+  let facts = recent.get(ua);
+  if (!facts) {
+    facts = guess(ua);
+    if (recent.size >= RECENT_MAX) recent.clear();
+    recent.set(ua, facts);
+  }
+  // A copy: callers may change what they get.
+  return { ...facts };
+}
+
+function guess(ua: string): UserAgentFacts {
+  const out: UserAgentFacts = {};
   if (/Edg\//.test(ua)) out.browser = 'Edge';
   else if (/OPR\/|Opera/.test(ua)) out.browser = 'Opera';
   else if (/Firefox\//.test(ua)) out.browser = 'Firefox';

@@ -19,10 +19,22 @@ export interface VersionCheckResult {
   canContinue: boolean;
 }
 
-function parse(v: string): [number, number, number] | null {
-  const m = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(v.trim());
-  if (!m) return null;
-  return [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)];
+type Parsed = readonly [number, number, number] | null;
+
+/** Parsed versions: every versioned widget call sends one of a handful of version strings. */
+const parsedVersions = new Map<string, Parsed>();
+
+function parse(v: string): Parsed {
+  let parsed = parsedVersions.get(v);
+  if (parsed === undefined) {
+    const m = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(v.trim());
+    parsed = m ? [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)] : null;
+    if (v.length <= 64) {
+      if (parsedVersions.size >= 500) parsedVersions.clear();
+      parsedVersions.set(v, parsed);
+    }
+  }
+  return parsed;
 }
 
 /** Compares two semver strings by major.minor.patch; unparseable versions compare equal. */

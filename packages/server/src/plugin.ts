@@ -21,10 +21,20 @@ declare module 'fastify' {
   }
 }
 
+const UPPER_CASE = /[A-Z]/;
+
 function headersOf(request: FastifyRequest): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(request.headers)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-  return out;
+  const raw = request.headers;
+  // Node already gives lower-case names and single strings, so the common case is handed over
+  // as is; headers added by hooks (any case) or repeated ones (arrays) are normalised in a copy.
+  for (const k in raw) {
+    if (typeof raw[k] !== 'string' || UPPER_CASE.test(k)) {
+      const out: Record<string, string | undefined> = {};
+      for (const [name, v] of Object.entries(raw)) out[name.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+      return out;
+    }
+  }
+  return raw as Record<string, string | undefined>;
 }
 
 async function routesPlugin(
@@ -41,18 +51,20 @@ async function routesPlugin(
 
   // One pipeline for every adapter: Fastify only hands over the raw body and writes the answer.
   scope.removeAllContentTypeParsers();
-  scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  const rawBody = (_request: FastifyRequest, body: Buffer, done: (err: null, body: Buffer) => void) =>
+    done(null, body);
+  scope.addContentTypeParser('*', { parseAs: 'buffer' }, rawBody);
+  // The same parser under the widget's own content type: Fastify caches that lookup, while the
+  // catch-all alone re-parses the Content-Type header on every request.
+  scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, rawBody);
 
-  const send = async (request: FastifyRequest, reply: FastifyReply, answer: ProtocolHttpResponse) => {
-    if (answer.kind === 'sse') {
-      reply.hijack();
-      await writeNodeResponse(pp, request.raw, reply.raw, answer, settings.sse.keepAliveMs);
-      return;
-    }
+  // Not async: JSON answers (nearly all) go out without an extra promise.
+  const send = (request: FastifyRequest, reply: FastifyReply, answer: ProtocolHttpResponse) => {
     if (answer.kind === 'json') return reply.code(answer.status).headers(answer.headers).send(answer.body);
     if (answer.kind === 'empty') return reply.code(answer.status).headers(answer.headers).send();
+    // SSE and file bytes are written to the Node response directly.
     reply.hijack();
-    await writeNodeResponse(pp, request.raw, reply.raw, answer, settings.sse.keepAliveMs);
+    return writeNodeResponse(pp, request.raw, reply.raw, answer, settings.sse.keepAliveMs);
   };
 
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {

@@ -82,6 +82,7 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 };
 const ALLOW_HEADERS = 'Content-Type, X-PocketPing-Version, Authorization';
+const EXPOSE_HEADERS = EXPOSED_HEADERS.join(', ');
 
 function inlineSafe(mimeType: string): boolean {
   // SVG and HTML can run script in the server's origin; they are always downloaded, never shown.
@@ -95,8 +96,9 @@ const decoder = new TextDecoder();
 function decodeJson(body: Uint8Array | undefined): unknown {
   if (!body || body.byteLength === 0) return undefined;
   const text = decoder.decode(body);
-  // The widget sends a JSON Content-Type on GET and DELETE with no body at all.
-  if (text.trim() === '') return undefined;
+  // The widget sends a JSON Content-Type on GET and DELETE with no body at all. (A body that
+  // starts with `{` is not blank: the common case skips the trim.)
+  if (text.charCodeAt(0) !== 0x7b && text.trim() === '') return undefined;
   try {
     // Dropping __proto__ keys keeps a crafted body from reaching an object's prototype.
     // (The reviver costs a visit of every value, so it only runs when such a key can be there.)
@@ -188,7 +190,7 @@ export class ProtocolHttpHandler {
     return {
       'access-control-allow-origin': origin,
       'access-control-allow-credentials': 'true',
-      'access-control-expose-headers': EXPOSED_HEADERS.join(', '),
+      'access-control-expose-headers': EXPOSE_HEADERS,
       vary: 'Origin',
     };
   }
@@ -227,10 +229,11 @@ export class ProtocolHttpHandler {
 
   /** IP/User-Agent filters and rate limits for widget traffic; the refusal, or undefined. */
   private guard(req: ProtocolHttpRequest, method: string, body: unknown): ProtocolHttpResponse | undefined {
-    const reason = this.pp.checkAccess({
-      ...(req.ip ? { ip: req.ip } : {}),
-      ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
-    });
+    const client: { ip?: string; userAgent?: string } = {};
+    if (req.ip) client.ip = req.ip;
+    const userAgent = req.headers['user-agent'];
+    if (userAgent) client.userAgent = userAgent;
+    const reason = this.pp.checkAccess(client);
     if (reason) return this.json(403, { error: 'ACCESS_FORBIDDEN', message: reason });
     if (this.ipLimiter && req.ip) {
       const wait = this.ipLimiter.hit(req.ip);
@@ -271,7 +274,11 @@ export class ProtocolHttpHandler {
   }
 
   private withCors(req: Pick<ProtocolHttpRequest, 'headers'>, res: ProtocolHttpResponse): ProtocolHttpResponse {
-    const cors = this.corsHeaders(req.headers.origin);
+    const origin = req.headers.origin;
+    // No Origin (same-origin calls, beacons, servers): no CORS headers to add. Every answer but
+    // SSE already has headers of its own; SSE shares a constant object, which is never handed out.
+    if (!origin && res.kind !== 'sse') return res;
+    const cors = this.corsHeaders(origin);
     return { ...res, headers: { ...res.headers, ...cors } } as ProtocolHttpResponse;
   }
 

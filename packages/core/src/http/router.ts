@@ -13,14 +13,22 @@ interface Entry<T> {
 /** Matches method + path against registered patterns; static segments win over params. */
 export class Router<T> {
   private readonly entries: Entry<T>[] = [];
+  /** Routes without params by `METHOD path`, as registered: one lookup for the hot widget calls. */
+  private readonly exact = new Map<string, T>();
 
   add(method: string, pattern: string, value: T): void {
-    this.entries.push({ method, segments: split(pattern), value });
+    const segments = split(pattern);
+    const key = `${method} /${segments.join('/')}`;
+    // A route without params beats every route with some, so an exact hit needs no scan.
+    if (!segments.some((s) => s.startsWith(':')) && !this.exact.has(key)) this.exact.set(key, value);
+    this.entries.push({ method, segments, value });
     // More static segments first, so `/upload/complete` beats `/upload/:attachmentId`.
     this.entries.sort((a, b) => staticCount(b.segments) - staticCount(a.segments));
   }
 
   match(method: string, path: string): RouteMatch<T> | undefined {
+    const hit = this.exact.get(`${method} ${path}`);
+    if (hit !== undefined) return { value: hit, params: {} };
     const parts = split(path);
     for (const e of this.entries) {
       if (e.method !== method || e.segments.length !== parts.length) continue;
