@@ -129,6 +129,11 @@ class WidgetConnection implements WidgetSocketHandle {
     }
     this.unsubscribe = pp.subscribe(sessionId, (frame) => this.deliver(frame));
     const catchUp = await pp.streamCatchUp(sessionId, { resume: true });
+    if (this.closed) {
+      // Gone during the catch-up: give back the resume point it used up.
+      if (catchUp.resumedFrom !== undefined) void pp.recordResumePoint(sessionId, catchUp.resumedFrom);
+      return;
+    }
     this.confirmedSeq = catchUp.resumedFrom;
     this.noteSent(catchUp.seq);
     for (const frame of catchUp.frames) if (socket.readyState === OPEN) this.write(frame);
