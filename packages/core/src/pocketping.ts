@@ -749,7 +749,9 @@ export class PocketPing {
    * records of the last 24 hours. Failures are logged, never thrown (this runs on close).
    */
   async recordResumePoint(sessionId: string, seq: number): Promise<void> {
-    if (!this.storageAccess.has('updateSession')) return;
+    // On shutdown the sockets close after the storage: their widgets reconnect within seconds
+    // elsewhere, where the recent-changes replay covers them.
+    if (this.closed || !this.storageAccess.has('updateSession')) return;
     try {
       const session = await this.storageAccess.getSession(sessionId);
       if (!session || session.seq === undefined) return;
@@ -764,7 +766,7 @@ export class PocketPing {
       }
       await this.storageAccess.updateSession(sessionId, { streamResume: records });
     } catch (err) {
-      this.logger.warn({ err, sessionId }, 'could not record where a WebSocket stopped');
+      if (!this.closed) this.logger.warn({ err, sessionId }, 'could not record where a WebSocket stopped');
     }
   }
 
