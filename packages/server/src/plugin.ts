@@ -51,8 +51,7 @@ async function routesPlugin(
 
   // One pipeline for every adapter: Fastify only hands over the raw body and writes the answer.
   scope.removeAllContentTypeParsers();
-  const rawBody = (_request: FastifyRequest, body: Buffer, done: (err: null, body: Buffer) => void) =>
-    done(null, body);
+  const rawBody = (_request: FastifyRequest, body: Buffer, done: (err: null, body: Buffer) => void) => done(null, body);
   scope.addContentTypeParser('*', { parseAs: 'buffer' }, rawBody);
   // The same parser under the widget's own content type: Fastify caches that lookup, while the
   // catch-all alone re-parses the Content-Type header on every request.

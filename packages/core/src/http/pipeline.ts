@@ -83,6 +83,7 @@ const SSE_HEADERS = {
 };
 const ALLOW_HEADERS = 'Content-Type, X-PocketPing-Version, Authorization';
 const EXPOSE_HEADERS = EXPOSED_HEADERS.join(', ');
+const UPPER_METHODS = new Set(['GET', 'POST', 'PATCH', 'DELETE', 'PUT', 'OPTIONS', 'HEAD']);
 
 function inlineSafe(mimeType: string): boolean {
   // SVG and HTML can run script in the server's origin; they are always downloaded, never shown.
@@ -201,7 +202,8 @@ export class ProtocolHttpHandler {
 
   /** Handles one request; never throws. */
   async handle(req: ProtocolHttpRequest): Promise<ProtocolHttpResponse> {
-    const method = req.method.toUpperCase();
+    // Node and fetch hand over upper-case methods already (toUpperCase goes through ICU).
+    const method = UPPER_METHODS.has(req.method) ? req.method : req.method.toUpperCase();
     if (method === 'OPTIONS') return this.preflight(req);
     try {
       const match = this.router.match(method === 'HEAD' ? 'GET' : method, req.path);

@@ -13,21 +13,25 @@ interface Entry<T> {
 /** Matches method + path against registered patterns; static segments win over params. */
 export class Router<T> {
   private readonly entries: Entry<T>[] = [];
-  /** Routes without params by `METHOD path`, as registered: one lookup for the hot widget calls. */
-  private readonly exact = new Map<string, T>();
+  /** Routes without params by method, then path as registered: the hot widget calls need no scan. */
+  private readonly exact = new Map<string, Map<string, T>>();
 
   add(method: string, pattern: string, value: T): void {
     const segments = split(pattern);
-    const key = `${method} /${segments.join('/')}`;
     // A route without params beats every route with some, so an exact hit needs no scan.
-    if (!segments.some((s) => s.startsWith(':')) && !this.exact.has(key)) this.exact.set(key, value);
+    if (!segments.some((s) => s.startsWith(':'))) {
+      let paths = this.exact.get(method);
+      if (!paths) this.exact.set(method, (paths = new Map()));
+      const path = `/${segments.join('/')}`;
+      if (!paths.has(path)) paths.set(path, value);
+    }
     this.entries.push({ method, segments, value });
     // More static segments first, so `/upload/complete` beats `/upload/:attachmentId`.
     this.entries.sort((a, b) => staticCount(b.segments) - staticCount(a.segments));
   }
 
   match(method: string, path: string): RouteMatch<T> | undefined {
-    const hit = this.exact.get(`${method} ${path}`);
+    const hit = this.exact.get(method)?.get(path);
     if (hit !== undefined) return { value: hit, params: {} };
     const parts = split(path);
     for (const e of this.entries) {
