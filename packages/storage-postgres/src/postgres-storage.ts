@@ -9,9 +9,10 @@ import type {
   Session,
   SessionPatch,
   SessionQuery,
+  SessionTouch,
   Storage,
 } from '@pocketping/core';
-import { ValidationError } from '@pocketping/core';
+import { toJsonWithDates, ValidationError } from '@pocketping/core';
 import { createHash } from 'node:crypto';
 import pg, { type Pool, type PoolClient, type QueryConfig } from 'pg';
 import { isUnreachable, PACKAGE_NAME, unreachableError, wrapError } from './errors.js';
@@ -103,6 +104,42 @@ function saveMessageSql(t: TableNames): string {
     RETURNING (xmax = 0) AS inserted, seq`;
 }
 
+/**
+ * The returning visitor's `/connect` in one statement: checks the visitor, merges the new
+ * metadata over the stored one except the `keepKeys` ($5) the stored metadata already has, sets
+ * `lastActivity`, and returns the session as `getSession` reads it (bridge threads live in
+ * their own column, so no join is needed).
+ */
+function touchSessionSql(t: TableNames): string {
+  return `UPDATE ${t.sessions}
+    SET last_activity = $3,
+        metadata = metadata || ($4::jsonb - ARRAY(SELECT k FROM unnest($5::text[]) AS k WHERE metadata ? k))
+    WHERE id = $1 AND visitor_id = $2
+    RETURNING ${SESSION_SELECT}`;
+}
+
+/**
+ * `saveMessageSql` plus a session patch, in one statement: the CTE that takes the session's
+ * next sequence number also writes the patched columns (parameters after the message's) and
+ * returns the updated session. The outer select always yields one row: the message's `inserted`
+ * flag and `seq`, and the session's columns (all null when the session does not exist).
+ */
+function saveMessageWithSessionSql(t: TableNames, sets: string): string {
+  const sessionParam = MESSAGE_COLUMNS.findIndex((c) => c.key === 'sessionId') + 1;
+  const names = MESSAGE_COLUMNS.map((c) => c.column).join(', ');
+  const values = MESSAGE_COLUMNS.map((c, i) => placeholder(c, i + 1)).join(', ');
+  const updates = MESSAGE_COLUMNS.filter((c) => c.column !== 'id')
+    .map((c) => `${c.column} = EXCLUDED.${c.column}`)
+    .join(', ');
+  return `WITH s AS (UPDATE ${t.sessions} SET seq = seq + 1${sets ? `, ${sets}` : ''} WHERE id = $${sessionParam}
+      RETURNING ${SESSION_SELECT}),
+    m AS (INSERT INTO ${t.messages} (${names}, seq) VALUES (${values}, (SELECT seq FROM s))
+      ON CONFLICT (id) DO UPDATE SET ${updates}, seq = EXCLUDED.seq
+      RETURNING (xmax = 0) AS inserted, seq)
+    SELECT m.inserted AS message_inserted, m.seq AS message_seq, ${selectList(SESSION_READ_COLUMNS, 's')}
+    FROM m LEFT JOIN s ON true`;
+}
+
 /** The message as stored: the given one with the sequence number the database assigned. */
 function withSeq(message: Message, seq: unknown): Message {
   const stored = { ...message };
@@ -141,6 +178,7 @@ export class PostgresStorage implements Storage {
   private readonly sql: {
     upsertSession: string;
     saveMessage: string;
+    touchSession: string;
     upsertAttachment: string;
   };
   /** Statement text of each patch shape (table and changed columns). */
@@ -179,6 +217,7 @@ export class PostgresStorage implements Storage {
     this.sql = {
       upsertSession: upsertSql(t.sessions, SESSION_COLUMNS),
       saveMessage: saveMessageSql(t),
+      touchSession: touchSessionSql(t),
       upsertAttachment: upsertSql(t.attachments, ATTACHMENT_COLUMNS),
     };
   }
@@ -344,7 +383,7 @@ export class PostgresStorage implements Storage {
     const params = rowParams(SESSION_COLUMNS, { ...session, metadata: session.metadata ?? {} });
     if (Object.keys(session.bridgeThreads ?? {}).length === 0) {
       // A new session has no thread yet: one statement instead of a transaction (the hot path of /connect).
-      await this.query('createSession', this.sql.upsertSession, params);
+      await this.query('createSession', this.prepared(this.sql.upsertSession), params);
       return;
     }
     await this.transaction('createSession', async (client) => {
@@ -380,11 +419,30 @@ export class PostgresStorage implements Storage {
     });
   }
 
+  /**
+   * A returning visitor's `/connect` in one statement (see `Storage.touchSession`): when the
+   * session exists and belongs to `visitorId`, merges `touch.metadata` into the stored metadata
+   * (stored values of `touch.keepKeys` stay), sets `lastActivity` and returns the session;
+   * otherwise `null`, with nothing changed.
+   */
+  async touchSession(sessionId: string, visitorId: string, touch: SessionTouch): Promise<Session | null> {
+    const rows = await this.query('touchSession', this.prepared(this.sql.touchSession), [
+      sessionId,
+      visitorId,
+      touch.lastActivity,
+      toJsonWithDates(touch.metadata ?? {}),
+      [...touch.keepKeys],
+    ]);
+    return rows[0] ? sessionFromRow(rows[0]) : null;
+  }
+
   /** The newest session (by creation) of a visitor, or `null`. */
   async getSessionByVisitorId(visitorId: string): Promise<Session | null> {
     const rows = await this.query(
       'getSessionByVisitorId',
-      `SELECT ${SESSION_SELECT} FROM ${this.t.sessions} WHERE visitor_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1`,
+      this.prepared(
+        `SELECT ${SESSION_SELECT} FROM ${this.t.sessions} WHERE visitor_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1`,
+      ),
       [visitorId],
     );
     return rows[0] ? sessionFromRow(rows[0]) : null;
@@ -479,6 +537,71 @@ export class PostgresStorage implements Storage {
       return rows[0]?.seq;
     });
     return withSeq(message, seq);
+  }
+
+  /**
+   * Stores a message and applies `sessionPatch` to its session in one statement (see
+   * `saveMessageWithSessionSql`): the message gets the session's next `seq`, and the session
+   * row stays locked from that number to the commit, so commits follow seq order. Returns the
+   * message as stored and the updated session; for an unknown session the message is stored
+   * all the same (without a seq) and the session is `null`. Bridge references (message ids,
+   * a `bridgeThreads` patch) are written in the same transaction, after the statement.
+   */
+  async saveMessageWithSession(
+    message: Message,
+    sessionPatch: SessionPatch,
+  ): Promise<{ message: Message; session: Session | null }> {
+    const changes = patchColumns(SESSION_COLUMNS, sessionPatch);
+    const params = rowParams(MESSAGE_COLUMNS, message);
+    let key = 'message+session';
+    for (const { column, value } of changes) {
+      params.push(toParam(column, value));
+      key += `,${column.column}`;
+    }
+    // One statement text per patch shape, built once and prepared (like `patchStatement`).
+    let text = this.patchTexts.get(key);
+    let config: string | QueryConfig;
+    if (text !== undefined) {
+      config = this.prepared(text);
+    } else {
+      const first = MESSAGE_COLUMNS.length + 1;
+      const sets = changes.map(({ column }, i) => `${column.column} = ${placeholder(column, first + i)}`).join(', ');
+      text = saveMessageWithSessionSql(this.t, sets);
+      if (this.patchTexts.size < PATCH_CACHE_LIMIT) {
+        this.patchTexts.set(key, text);
+        config = this.prepared(text);
+      } else {
+        config = text;
+      }
+    }
+    const result = (row: Row | undefined) => ({
+      message: withSeq(message, row?.message_seq),
+      session: row && row.id !== null && row.id !== undefined ? sessionFromRow(row) : null,
+    });
+    const ids = message.bridgeMessageIds ?? {};
+    const hasIds = Object.keys(ids).length > 0;
+    if (!hasIds && sessionPatch.bridgeThreads === undefined) {
+      // The hot path (a visitor or operator message): one statement, one commit.
+      const [row] = await this.query('saveMessageWithSession', config, params);
+      if (row && !row.message_inserted) {
+        await this.query('saveMessageWithSession', `DELETE FROM ${this.t.bridgeMessages} WHERE message_id = $1`, [
+          message.id,
+        ]);
+      }
+      return result(row);
+    }
+    return this.transaction('saveMessageWithSession', async (client) => {
+      const { rows } = await client.query(config, params);
+      const row = rows[0] as Row | undefined;
+      if (hasIds || !row?.message_inserted) {
+        await this.replaceMessageRefs(client, message.id, message.sessionId, ids);
+      }
+      const out = result(row);
+      if (out.session && sessionPatch.bridgeThreads !== undefined) {
+        await this.replaceThreadRefs(client, message.sessionId, sessionPatch.bridgeThreads ?? {});
+      }
+      return out;
+    });
   }
 
   /**

@@ -9,9 +9,10 @@ import type {
   Session,
   SessionPatch,
   SessionQuery,
+  SessionTouch,
   Storage,
 } from '@pocketping/core';
-import { compareMessages, ValidationError } from '@pocketping/core';
+import { compareMessages, toJsonWithDates, ValidationError } from '@pocketping/core';
 import type { Redis } from 'ioredis';
 import { createClient } from './client.js';
 import {
@@ -54,6 +55,33 @@ function leaseMs(ttlMs: number): number {
     throw new ValidationError(`${PACKAGE_NAME}: leaseAcquire ttlMs must be a positive number of milliseconds`);
   }
   return Math.max(1, Math.ceil(ttlMs));
+}
+
+/** Script arguments of a whole message (see `putMessage` in scripts.ts). */
+function messageArgs(message: Message): (string | number)[] {
+  const ids = encodeBridgeMap(message.bridgeMessageIds);
+  return [
+    message.id,
+    message.sessionId,
+    ms(message.timestamp),
+    ms(message.updatedAt ?? message.timestamp),
+    ids.length / 2,
+    ...ids,
+    ...encodeFields(message),
+  ];
+}
+
+/** Script arguments of a session patch (see `patchSession` in scripts.ts). */
+function sessionPatchArgs(patch: SessionPatch): (string | number)[] {
+  const threads = encodeBridgeMap(patch.bridgeThreads);
+  return [
+    ms(patch.lastActivity),
+    patch.status ?? '',
+    patch.bridgeThreads !== undefined ? '1' : '0',
+    threads.length / 2,
+    ...threads,
+    ...encodePatch(patch),
+  ];
 }
 
 /** Outbox records per add script, so one call never blocks Redis for long. */
@@ -217,16 +245,29 @@ export class RedisStorage implements Storage {
    * `null`. `seq` is read-only (counted by the message writes): a `seq` in the patch is ignored.
    */
   async updateSession(sessionId: string, patch: SessionPatch): Promise<Session | null> {
-    const replaceThreads = patch.bridgeThreads !== undefined;
-    const threads = encodeBridgeMap(patch.bridgeThreads);
-    const result = await this.run('updateSession', 'patchSession', [
+    const result = await this.run('updateSession', 'patchSession', [sessionId, ...sessionPatchArgs(patch)]);
+    return result ? decodeSession(pairsToHash(result)) : null;
+  }
+
+  /**
+   * A returning visitor's `/connect` in one script (see `Storage.touchSession`): when the
+   * session exists and belongs to `visitorId`, merges `touch.metadata` into the stored metadata
+   * member by member (stored values of `touch.keepKeys` stay), sets `lastActivity` and returns
+   * the session; otherwise `null`, with nothing changed.
+   */
+  async touchSession(sessionId: string, visitorId: string, touch: SessionTouch): Promise<Session | null> {
+    const members: string[] = [];
+    for (const [key, value] of Object.entries(touch.metadata ?? {})) {
+      if (value !== undefined) members.push(key, toJsonWithDates(value));
+    }
+    const result = await this.run('touchSession', 'touchSession', [
       sessionId,
-      ms(patch.lastActivity),
-      patch.status ?? '',
-      replaceThreads ? '1' : '0',
-      threads.length / 2,
-      ...threads,
-      ...encodePatch(patch),
+      visitorId,
+      touch.lastActivity.getTime(),
+      toJsonWithDates(touch.lastActivity),
+      touch.keepKeys.length,
+      ...touch.keepKeys,
+      ...members,
     ]);
     return result ? decodeSession(pairsToHash(result)) : null;
   }
@@ -316,17 +357,30 @@ export class RedisStorage implements Storage {
    * write. A `seq` in `message` is ignored.
    */
   async saveMessage(message: Message): Promise<Message> {
-    const ids = encodeBridgeMap(message.bridgeMessageIds);
-    const seq = await this.run('saveMessage', 'putMessage', [
-      message.id,
-      message.sessionId,
-      ms(message.timestamp),
-      ms(message.updatedAt ?? message.timestamp),
-      ids.length / 2,
-      ...ids,
-      ...encodeFields(message),
-    ]);
+    const seq = await this.run('saveMessage', 'putMessage', messageArgs(message));
     return { ...message, seq: Number(seq) };
+  }
+
+  /**
+   * Stores a message and applies `sessionPatch` to its session in one script (atomic, one
+   * round trip): the message gets the session's next `seq`, the session its new fields and
+   * index positions. For an unknown session the message is stored all the same and the
+   * session is `null`.
+   */
+  async saveMessageWithSession(
+    message: Message,
+    sessionPatch: SessionPatch,
+  ): Promise<{ message: Message; session: Session | null }> {
+    const args = messageArgs(message);
+    const result = (await this.run('saveMessageWithSession', 'saveMessageWithSession', [
+      args.length,
+      ...args,
+      ...sessionPatchArgs(sessionPatch),
+    ])) as unknown[];
+    return {
+      message: { ...message, seq: Number(result[0]) },
+      session: result[1] ? decodeSession(pairsToHash(result[1])) : null,
+    };
   }
 
   /**

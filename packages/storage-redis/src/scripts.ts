@@ -132,43 +132,196 @@ touch(sid)
 return 1
 `;
 
-/** ARGV: P TTL sid lastActivityMs|'' status|'' replaceThreads(0|1) nThreads [bridge threadId]... [field value]... */
-const PATCH_SESSION = `
-local sid, la, status = ARGV[3], ARGV[4], ARGV[5]
-local sk = P .. 'session:' .. sid
-if not sessionExists(sk) then return false end
-local i = 8
-if ARGV[6] == '1' then
-  local old = redis.call('HGETALL', sk)
-  for k = 1, #old, 2 do
-    if startsWith(old[k], 'bt:') then
-      dropIfOwned(P .. 'thread:' .. string.sub(old[k], 4) .. ':' .. old[k + 1], sid)
-      redis.call('HDEL', sk, old[k])
-    end
-  end
-  for _ = 1, tonumber(ARGV[7]) do
-    local tk = P .. 'thread:' .. ARGV[i] .. ':' .. ARGV[i + 1]
-    redis.call('HSET', sk, 'bt:' .. ARGV[i], ARGV[i + 1])
-    redis.call('SET', tk, sid)
-    expireLong(tk)
-    i = i + 2
-  end
-end
-if i <= #ARGV then redis.call('HSET', sk, unpack(ARGV, i)) end
-if la ~= '' then
+/**
+ * The two halves of a message write with its session patch (`saveMessageWithSession`), also
+ * used on their own by `saveMessage` and `updateSession`. Neither calls `touch`: each script
+ * does it once at its end.
+ */
+const WRITE_FUNCTIONS = `
+-- A new lastActivity moves the session in the activity indexes (the per-status ones only when
+-- it is in them).
+local function indexActivity(sid, la)
   redis.call('ZADD', P .. 'sessions', la, sid)
   redis.call('ZADD', P .. 'sessions:open', 'XX', la, sid)
   redis.call('ZADD', P .. 'sessions:closed', 'XX', la, sid)
 end
-if status ~= '' then
-  local score = la
-  if score == '' then score = redis.call('ZSCORE', P .. 'sessions', sid) end
-  redis.call('ZREM', P .. 'sessions:open', sid)
-  redis.call('ZREM', P .. 'sessions:closed', sid)
-  if score and (status == 'open' or status == 'closed') then
-    redis.call('ZADD', P .. 'sessions:' .. status, score, sid)
+
+-- ARGV from i: mid sid timestampMs updatedAtMs nBridgeIds [bridge platformId]... [field value]...
+-- up to ARGV[last]. Stores the message and returns its new sequence number.
+local function putMessage(i, last)
+  local mid, sid = ARGV[i], ARGV[i + 1]
+  local mk = P .. 'message:' .. mid
+  local old = redis.call('HGETALL', mk)
+  for k = 1, #old, 2 do
+    if startsWith(old[k], 'bm:') then
+      dropIfOwned(P .. 'bridgemsg:' .. string.sub(old[k], 4) .. ':' .. old[k + 1], mid)
+    elseif old[k] == '_sid' and old[k + 1] ~= sid then
+      redis.call('ZREM', P .. 'history:' .. old[k + 1], mid)
+      redis.call('ZREM', P .. 'changes:' .. old[k + 1], mid)
+      redis.call('ZREM', P .. 'seqs:' .. old[k + 1], mid)
+    end
+  end
+  if #old > 0 then redis.call('DEL', mk) end
+  local args = { '_sid', sid }
+  local j = i + 5
+  for _ = 1, tonumber(ARGV[i + 4]) do
+    table.insert(args, 'bm:' .. ARGV[j])
+    table.insert(args, ARGV[j + 1])
+    local bk = P .. 'bridgemsg:' .. ARGV[j] .. ':' .. ARGV[j + 1]
+    redis.call('SET', bk, mid)
+    expireLong(bk)
+    j = j + 2
+  end
+  for k = j, last do table.insert(args, ARGV[k]) end
+  local seq = nextSeq(sid, mid)
+  table.insert(args, 'seq')
+  table.insert(args, tostring(seq))
+  redis.call('HSET', mk, unpack(args))
+  expireLong(mk)
+  redis.call('ZADD', P .. 'history:' .. sid, ARGV[i + 2], mid)
+  redis.call('ZADD', P .. 'changes:' .. sid, ARGV[i + 3], mid)
+  return seq
+end
+
+-- ARGV from i: lastActivityMs|'' status|'' replaceThreads(0|1) nThreads [bridge threadId]...
+-- [field value]... up to the end. Patches session sid; false when it does not exist.
+local function patchSession(sid, i)
+  local la, status = ARGV[i], ARGV[i + 1]
+  local sk = P .. 'session:' .. sid
+  if not sessionExists(sk) then return false end
+  local j = i + 4
+  if ARGV[i + 2] == '1' then
+    local old = redis.call('HGETALL', sk)
+    for k = 1, #old, 2 do
+      if startsWith(old[k], 'bt:') then
+        dropIfOwned(P .. 'thread:' .. string.sub(old[k], 4) .. ':' .. old[k + 1], sid)
+        redis.call('HDEL', sk, old[k])
+      end
+    end
+    for _ = 1, tonumber(ARGV[i + 3]) do
+      local tk = P .. 'thread:' .. ARGV[j] .. ':' .. ARGV[j + 1]
+      redis.call('HSET', sk, 'bt:' .. ARGV[j], ARGV[j + 1])
+      redis.call('SET', tk, sid)
+      expireLong(tk)
+      j = j + 2
+    end
+  end
+  if j <= #ARGV then redis.call('HSET', sk, unpack(ARGV, j)) end
+  if la ~= '' then indexActivity(sid, la) end
+  if status ~= '' then
+    local score = la
+    if score == '' then score = redis.call('ZSCORE', P .. 'sessions', sid) end
+    redis.call('ZREM', P .. 'sessions:open', sid)
+    redis.call('ZREM', P .. 'sessions:closed', sid)
+    if score and (status == 'open' or status == 'closed') then
+      redis.call('ZADD', P .. 'sessions:' .. status, score, sid)
+    end
+  end
+  return true
+end
+`;
+
+/** ARGV: P TTL sid lastActivityMs|'' status|'' replaceThreads(0|1) nThreads [bridge threadId]... [field value]... */
+const PATCH_SESSION = `
+local sid = ARGV[3]
+if not patchSession(sid, 4) then return false end
+touch(sid)
+return redis.call('HGETALL', P .. 'session:' .. sid)
+`;
+
+/**
+ * ARGV: P TTL sid visitorId lastActivityMs lastActivityJson nKeep [keepKey]... [key valueJson]...
+ * A returning visitor's `/connect`: when the session belongs to visitorId, merges the given
+ * metadata members into the stored metadata (stored members named in keepKeys stay), sets
+ * lastActivity and returns the session hash; false otherwise. The stored metadata is split into
+ * its top-level members as raw JSON text and never decoded: cjson would turn `[]` into `{}`
+ * and round numbers to 14 digits.
+ */
+const TOUCH_SESSION = `
+local BS = string.char(92)
+local STRING_STOP = '["' .. BS .. ']'
+local NEST_STOP = '["{}%[%]]'
+
+-- Index of the quote that closes the JSON string opening at s[i].
+local function stringEnd(s, i)
+  local j = i + 1
+  while true do
+    local k = string.find(s, STRING_STOP, j)
+    if not k then return #s end
+    if string.sub(s, k, k) == '"' then return k end
+    j = k + 2
   end
 end
+
+-- Index of the last character of the JSON value starting at s[i].
+local function valueEnd(s, i)
+  local c = string.sub(s, i, i)
+  if c == '"' then return stringEnd(s, i) end
+  if c == '{' or c == '[' then
+    local depth, j = 0, i
+    while true do
+      local k = string.find(s, NEST_STOP, j)
+      if not k then return #s end
+      local d = string.sub(s, k, k)
+      if d == '"' then
+        k = stringEnd(s, k)
+      elseif d == '{' or d == '[' then
+        depth = depth + 1
+      else
+        depth = depth - 1
+        if depth == 0 then return k end
+      end
+      j = k + 1
+    end
+  end
+  local k = string.find(s, '[,}%s]', i)
+  if not k then return #s end
+  return k - 1
+end
+
+local sid, vid, la = ARGV[3], ARGV[4], ARGV[5]
+local sk = P .. 'session:' .. sid
+if redis.call('HGET', sk, '_vid') ~= vid then return false end
+local keep = {}
+local n = tonumber(ARGV[7])
+for j = 8, 7 + n do keep[ARGV[j]] = true end
+
+-- The stored members, in order: raw key text, raw value text; by decoded key.
+local rawKeys, values, index = {}, {}, {}
+local s = redis.call('HGET', sk, 'metadata')
+local j = s and string.find(s, '{', 1, true)
+while j do
+  local k = string.find(s, '["}]', j + 1)
+  if not k or string.sub(s, k, k) == '}' then break end
+  local ke = stringEnd(s, k)
+  local colon = string.find(s, ':', ke + 1, true)
+  local vs = colon and string.find(s, '%S', colon + 1)
+  if not vs then break end
+  local ve = valueEnd(s, vs)
+  local raw = string.sub(s, k, ke)
+  local key = string.sub(raw, 2, -2)
+  if string.find(key, BS, 1, true) then key = cjson.decode(raw) end
+  rawKeys[#rawKeys + 1] = raw
+  values[#rawKeys] = string.sub(s, vs, ve)
+  index[key] = #rawKeys
+  j = ve
+end
+for m = 8 + n, #ARGV, 2 do
+  local key = ARGV[m]
+  local at = index[key]
+  if not at then
+    rawKeys[#rawKeys + 1] = cjson.encode(key)
+    values[#rawKeys] = ARGV[m + 1]
+    index[key] = #rawKeys
+  elseif not keep[key] then
+    values[at] = ARGV[m + 1]
+  end
+end
+local parts = {}
+for m = 1, #rawKeys do parts[m] = rawKeys[m] .. ':' .. values[m] end
+
+redis.call('HSET', sk, 'lastActivity', ARGV[6], 'metadata', '{' .. table.concat(parts, ',') .. '}')
+indexActivity(sid, la)
 touch(sid)
 return redis.call('HGETALL', sk)
 `;
@@ -197,39 +350,27 @@ return 1
  * Returns the message's new sequence number.
  */
 const PUT_MESSAGE = `
-local mid, sid = ARGV[3], ARGV[4]
-local mk = P .. 'message:' .. mid
-local old = redis.call('HGETALL', mk)
-for i = 1, #old, 2 do
-  if startsWith(old[i], 'bm:') then
-    dropIfOwned(P .. 'bridgemsg:' .. string.sub(old[i], 4) .. ':' .. old[i + 1], mid)
-  elseif old[i] == '_sid' and old[i + 1] ~= sid then
-    redis.call('ZREM', P .. 'history:' .. old[i + 1], mid)
-    redis.call('ZREM', P .. 'changes:' .. old[i + 1], mid)
-    redis.call('ZREM', P .. 'seqs:' .. old[i + 1], mid)
-  end
-end
-if #old > 0 then redis.call('DEL', mk) end
-local args = { '_sid', sid }
-local i = 8
-for _ = 1, tonumber(ARGV[7]) do
-  table.insert(args, 'bm:' .. ARGV[i])
-  table.insert(args, ARGV[i + 1])
-  local bk = P .. 'bridgemsg:' .. ARGV[i] .. ':' .. ARGV[i + 1]
-  redis.call('SET', bk, mid)
-  expireLong(bk)
-  i = i + 2
-end
-for j = i, #ARGV do table.insert(args, ARGV[j]) end
-local seq = nextSeq(sid, mid)
-table.insert(args, 'seq')
-table.insert(args, tostring(seq))
-redis.call('HSET', mk, unpack(args))
-expireLong(mk)
-redis.call('ZADD', P .. 'history:' .. sid, ARGV[5], mid)
-redis.call('ZADD', P .. 'changes:' .. sid, ARGV[6], mid)
-touch(sid)
+local seq = putMessage(3, #ARGV)
+touch(ARGV[4])
 return seq
+`;
+
+/**
+ * ARGV: P TTL nMessageArgs <message: mid sid timestampMs updatedAtMs nBridgeIds [bridge
+ * platformId]... [field value]..., nMessageArgs values> <session patch: lastActivityMs|''
+ * status|'' replaceThreads(0|1) nThreads [bridge threadId]... [field value]...>.
+ * Stores the message (next seq of its session) and patches its session in one atomic step.
+ * Returns { seq, session hash }, or { seq } when the session does not exist (the message is
+ * stored all the same).
+ */
+const SAVE_MESSAGE_WITH_SESSION = `
+local last = 3 + tonumber(ARGV[3])
+local sid = ARGV[5]
+local seq = putMessage(4, last)
+local patched = patchSession(sid, last + 1)
+touch(sid)
+if not patched then return { seq } end
+return { seq, redis.call('HGETALL', P .. 'session:' .. sid) }
 `;
 
 /**
@@ -384,14 +525,17 @@ export class LuaScript {
 }
 
 const script = (body: string) => new LuaScript(PRELUDE + body);
+const writeScript = (body: string) => new LuaScript(PRELUDE + WRITE_FUNCTIONS + body);
 const outboxScript = (body: string) => new LuaScript(PRELUDE + OUTBOX_FUNCTIONS + body);
 
 /** The storage's scripts. */
 export const SCRIPTS = {
   putSession: script(PUT_SESSION),
-  patchSession: script(PATCH_SESSION),
+  patchSession: writeScript(PATCH_SESSION),
+  touchSession: writeScript(TOUCH_SESSION),
   setThread: script(SET_THREAD),
-  putMessage: script(PUT_MESSAGE),
+  putMessage: writeScript(PUT_MESSAGE),
+  saveMessageWithSession: writeScript(SAVE_MESSAGE_WITH_SESSION),
   patchMessage: script(PATCH_MESSAGE),
   setBridgeMessage: script(SET_BRIDGE_MESSAGE),
   putAttachment: script(PUT_ATTACHMENT),
