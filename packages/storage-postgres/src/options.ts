@@ -61,6 +61,14 @@ export const PostgresStorageOptionsSchema = PostgresLocationSchema.extend({
    * @default 10000
    */
   connectionTimeoutMs: z.number().int().min(1).default(10_000),
+  /**
+   * A returning visitor's `/connect` only moves `lastActivity` and the page metadata. By default
+   * that one statement commits without waiting for the WAL flush, which takes the disk out of
+   * the hottest request; a database crash can then lose the last few such touches (never a
+   * message, a session or anything else). `true` makes them wait like every other write.
+   * @default false
+   */
+  durableTouches: z.boolean().default(false),
 }).refine(exactlyOneConnection, { message: CONNECTION_MESSAGE, path: ['url'] });
 
 /** Options of `new PostgresStorage(options)`, as given by the caller. */
@@ -124,6 +132,12 @@ export const PostgresConfigSchema = z.strictObject({
    * @default 10
    */
   poolSize: z.number().int().min(1).max(1000).default(10),
+  /**
+   * Make a returning visitor's `/connect` wait for the WAL flush like every other write (see
+   * `PostgresStorageOptions.durableTouches`).
+   * @default false
+   */
+  durableTouches: z.boolean().default(false),
 });
 
 /** The `storage:` section of `config.yaml` for `type: postgres`. */

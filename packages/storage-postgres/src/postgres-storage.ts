@@ -110,11 +110,15 @@ function saveMessageSql(t: TableNames): string {
  * `lastActivity`, and returns the session as `getSession` reads it (bridge threads live in
  * their own column, so no join is needed).
  */
-function touchSessionSql(t: TableNames): string {
+function touchSessionSql(t: TableNames, durable: boolean): string {
+  // Unless `durableTouches`, this one statement's commit does not wait for the WAL flush
+  // (synchronous_commit off for its own transaction): a touch only moves lastActivity and page
+  // metadata, so a database crash can lose the last few touches, never a message.
+  const asyncCommit = durable ? '' : ` AND set_config('synchronous_commit', 'off', true) = 'off'`;
   return `UPDATE ${t.sessions}
     SET last_activity = $3,
         metadata = metadata || ($4::jsonb - ARRAY(SELECT k FROM unnest($5::text[]) AS k WHERE metadata ? k))
-    WHERE id = $1 AND visitor_id = $2
+    WHERE id = $1 AND visitor_id = $2${asyncCommit}
     RETURNING ${SESSION_SELECT}`;
 }
 
@@ -217,7 +221,7 @@ export class PostgresStorage implements Storage {
     this.sql = {
       upsertSession: upsertSql(t.sessions, SESSION_COLUMNS),
       saveMessage: saveMessageSql(t),
-      touchSession: touchSessionSql(t),
+      touchSession: touchSessionSql(t, settings.durableTouches),
       upsertAttachment: upsertSql(t.attachments, ATTACHMENT_COLUMNS),
     };
   }

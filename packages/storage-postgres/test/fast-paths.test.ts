@@ -37,6 +37,36 @@ describe.skipIf(pgService.skip)('PostgresStorage hot-path statements', () => {
   });
   afterAll(closeAdmin);
 
+  it('a touch commits without waiting for the WAL flush, and the setting never outlives it', async () => {
+    const schema = randomSchema();
+    schemas.push(schema);
+    const pool = new pg.Pool({ connectionString: pgService.url!, max: 1 });
+    const s = new PostgresStorage({ pool, schema });
+    storages.push(s);
+    await s.init();
+    const session = makeSession();
+    await s.createSession(session);
+    // Inside the touch's own transaction the commit is asynchronous...
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const touch = (s as unknown as { sql: { touchSession: string } }).sql.touchSession;
+      await client.query(touch, [session.id, session.visitorId, new Date(), '{}', []]);
+      expect((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit).toBe('off');
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    // ...and the pooled connection (the one that will store the next message) is back to normal.
+    await s.touchSession(session.id, session.visitorId, { lastActivity: new Date(), metadata: {}, keepKeys: [] });
+    expect((await pool.query('SHOW synchronous_commit')).rows[0].synchronous_commit).toBe('on');
+    // durableTouches keeps the touch synchronous.
+    const durable = new PostgresStorage({ url: pgService.url!, schema, durableTouches: true });
+    storages.push(durable);
+    expect((durable as unknown as { sql: { touchSession: string } }).sql.touchSession).not.toContain('set_config');
+    await pool.end();
+  });
+
   it('touchSession merges like MemoryStorage and returns what getSession returns', async () => {
     const { s } = await open();
     const memory = new MemoryStorage();
