@@ -89,7 +89,7 @@ describe('gap-free resume of widget WebSockets', () => {
     a.handle.ping();
     a.handle.onPong(); // r1 confirmed
     a.socket.close();
-    a.handle.onClose();
+    a.handle.onClose(1006);
     await until(async () => (await records(storage, sessionId)).length === 1, 'the resume record');
     expect(await records(storage, sessionId)).toEqual([{ seq: 2, at: expect.any(Date) }]);
 
@@ -115,7 +115,7 @@ describe('gap-free resume of widget WebSockets', () => {
     a.handle.ping(); // no pong: the peer is gone
     expect(a.socket.contents()).toEqual(['maybe lost']);
     a.socket.close();
-    a.handle.onClose();
+    a.handle.onClose(1006);
     await until(async () => (await records(storage, sessionId)).length === 1, 'the resume record');
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 10 * 60_000 });
     const b = await openSocket(pp, sessionId);
@@ -131,7 +131,7 @@ describe('gap-free resume of widget WebSockets', () => {
     a.handle.ping();
     a.handle.onPong();
     a.socket.close();
-    a.handle.onClose(); // tab A stopped after r1
+    a.handle.onClose(1006); // tab A stopped after r1
     await until(async () => (await records(storage, sessionId)).length === 1, 'A record');
     await pp.sendMessage(sessionId, { content: 'r2' });
     // Tab B loads now (/connect with the stored session, then its socket): it must not use up
@@ -144,7 +144,7 @@ describe('gap-free resume of widget WebSockets', () => {
     expect(await records(storage, sessionId)).toHaveLength(1);
     await pp.sendMessage(sessionId, { content: 'r3' });
     b.socket.close();
-    b.handle.onClose();
+    b.handle.onClose(1006);
     await until(async () => (await records(storage, sessionId)).length === 2, 'B record');
     await pp.sendMessage(sessionId, { content: 'r4' });
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 10 * 60_000 });
@@ -154,6 +154,22 @@ describe('gap-free resume of widget WebSockets', () => {
     const second = await openSocket(pp, sessionId);
     for (const s of [first, second]) expect(s.socket.contents()).toEqual(expect.arrayContaining(['r2', 'r3', 'r4']));
     expect(await records(storage, sessionId)).toEqual([]);
+  });
+
+  it('a widget that leaves cleanly (page unload, disconnect) records nothing', async () => {
+    const { pp, storage } = await harness({}, []);
+    const sessionId = await newSession(pp);
+    for (const code of [1000, 1001, 1005]) {
+      const s = await openSocket(pp, sessionId);
+      s.handle.onPong();
+      s.handle.onClose(code);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await records(storage, sessionId)).toEqual([]);
+    const dropped = await openSocket(pp, sessionId);
+    dropped.handle.onPong();
+    dropped.handle.onClose(1006);
+    await until(async () => (await records(storage, sessionId)).length === 1, 'the record of the dropped socket');
   });
 
   it('with no record (the first socket after /connect), the last two minutes are replayed', async () => {
@@ -200,7 +216,7 @@ describe('gap-free resume of widget WebSockets', () => {
     a.handle.onPong();
     await pp.sendMessage(sessionId, { content: 'r1' });
     expect(a.socket.received.at(-1)).not.toHaveProperty('seq');
-    a.handle.onClose();
+    a.handle.onClose(1006);
     const b = await openSocket(pp, sessionId);
     expect(b.socket.contents()).toEqual(['r1']);
   });

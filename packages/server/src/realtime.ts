@@ -1,5 +1,5 @@
 import { attachWidgetSocket, CLOSE_RESTART, type PocketPing, type WidgetSocketHandle } from '@pocketping/core';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 
 /** Close code for a client refused by the IP or User-Agent filters. */
 export const CLOSE_FORBIDDEN = 4003;
@@ -8,9 +8,39 @@ export const CLOSE_FORBIDDEN = 4003;
 const PING_SLICES = 25;
 
 interface Entry {
+  socket: WebSocket;
   handle: WidgetSocketHandle;
   /** Answered the last ping (or has not been pinged yet). */
   alive: boolean;
+  /** Position in the list (swap-removed on close). */
+  index: number;
+  server: WidgetSocketServer;
+}
+
+const ENTRY = Symbol('pocketping.widgetSocket');
+type SocketWithEntry = WebSocket & { [ENTRY]?: Entry };
+
+function onPong(this: SocketWithEntry): void {
+  const entry = this[ENTRY];
+  if (!entry) return;
+  entry.alive = true;
+  entry.handle.onPong();
+}
+
+function onMessage(this: SocketWithEntry, data: RawData, isBinary: boolean): void {
+  if (!isBinary) this[ENTRY]?.handle.onText(data.toString());
+}
+
+function onClose(this: SocketWithEntry, code: number): void {
+  const entry = this[ENTRY];
+  if (!entry) return;
+  this[ENTRY] = undefined;
+  entry.server.remove(entry);
+  entry.handle.onClose(code);
+}
+
+function onError(): void {
+  // 'close' follows 'error'; cleanup happens there.
 }
 
 /**
@@ -20,14 +50,17 @@ interface Entry {
  * `pingIntervalMs`, but the round is spread over 25 ticks so that a large number of sockets
  * never stalls the event loop (and the replies in flight) for a whole sweep. Shared by the
  * Fastify plugin and the Express adapter.
+ *
+ * The sockets live in an array with swap-remove, walked by a cursor: a closed socket is gone
+ * from it at once (no iterator keeps it), and no socket is visited twice in one round (the one
+ * moved into a freed slot was not visited yet), so a live socket is never taken for dead.
  */
 export class WidgetSocketServer {
-  private readonly sockets = new Map<WebSocket, Entry>();
+  private readonly list: Entry[] = [];
   private timer?: ReturnType<typeof setInterval>;
-  /** Where the current keep-alive round has got to. */
-  private round: Iterator<[WebSocket, Entry]> | undefined;
+  /** Next position of the current keep-alive round, and the ticks it has left. */
+  private cursor = 0;
   private roundLeft = 0;
-  private roundSize = 0;
   /** Ticks per round (fewer for very short intervals, so a round still takes one interval). */
   private readonly slices: number;
 
@@ -40,7 +73,7 @@ export class WidgetSocketServer {
 
   /** Number of open widget sockets. */
   get size(): number {
-    return this.sockets.size;
+    return this.list.length;
   }
 
   start(): void {
@@ -61,50 +94,48 @@ export class WidgetSocketServer {
       maxBufferedBytes: this.options.maxBufferedBytes,
       sendBytes: true,
     });
-    const entry: Entry = { handle, alive: true };
-    this.sockets.set(socket, entry);
-    socket.on('pong', () => {
-      entry.alive = true;
-      handle.onPong();
-    });
-    socket.on('message', (data, isBinary) => {
-      if (!isBinary) handle.onText(data.toString());
-    });
-    socket.on('close', () => {
-      this.sockets.delete(socket);
-      handle.onClose();
-    });
-    socket.on('error', () => {
-      // 'close' follows 'error'; cleanup happens there.
-    });
+    const entry: Entry = { socket, handle, alive: true, index: this.list.length, server: this };
+    this.list.push(entry);
+    // Shared listeners (the socket is `this`) find their entry on the socket: no closures per
+    // socket, which counts at 10,000 widgets.
+    (socket as SocketWithEntry)[ENTRY] = entry;
+    socket.on('pong', onPong);
+    socket.on('message', onMessage);
+    socket.on('close', onClose);
+    socket.on('error', onError);
+  }
+
+  /** Forgets a closed socket. */
+  remove(entry: Entry): void {
+    if (this.list[entry.index] !== entry) return;
+    const last = this.list.pop()!;
+    if (last !== entry) {
+      this.list[entry.index] = last;
+      last.index = entry.index;
+    }
+    entry.index = -1;
   }
 
   /** One slice of the keep-alive round (about 1/25 of the sockets); each is pinged once a round. */
   private tick(): void {
-    if (!this.round || this.roundLeft <= 0) {
-      this.round = this.sockets.entries();
-      this.roundSize = this.sockets.size;
+    if (this.roundLeft <= 0) {
+      this.cursor = 0;
       this.roundLeft = this.slices;
     }
-    let budget = Math.ceil(this.roundSize / this.roundLeft);
-    this.roundSize -= budget;
+    let budget = Math.ceil(Math.max(0, this.list.length - this.cursor) / this.roundLeft);
     this.roundLeft--;
-    while (budget-- > 0) {
-      const next = this.round.next();
-      if (next.done) {
-        this.roundLeft = 0;
-        return;
-      }
-      const [socket, entry] = next.value;
+    // The list can shrink while we walk it (a terminated socket may close at once).
+    while (budget-- > 0 && this.cursor < this.list.length) {
+      const entry = this.list[this.cursor++]!;
       if (!entry.alive) {
-        socket.terminate();
+        entry.socket.terminate();
         continue;
       }
       entry.alive = false;
       try {
         entry.handle.ping();
       } catch {
-        socket.terminate();
+        entry.socket.terminate();
       }
     }
   }
@@ -113,6 +144,6 @@ export class WidgetSocketServer {
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    for (const socket of this.sockets.keys()) socket.close(CLOSE_RESTART, 'server restarting');
+    for (const entry of [...this.list]) entry.socket.close(CLOSE_RESTART, 'server restarting');
   }
 }

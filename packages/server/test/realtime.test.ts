@@ -149,7 +149,7 @@ describe('WebSocket /stream', () => {
     // Two pings after r1: the second one's pong proves the widget read r1 (`ws` answers pings).
     const seen = pings;
     await until(() => pings >= seen + 2);
-    first.close();
+    first.ws.terminate(); // the network drops: no close frame, the server sees 1006
     await first.closed;
     await until(async () => ((await storage.getSession(sessionId))?.streamResume?.length ?? 0) === 1);
     expect((await storage.getSession(sessionId))?.streamResume?.[0]?.seq).toBe(r1.seq);

@@ -43,8 +43,12 @@ export interface WidgetSocketOptions {
 export interface WidgetSocketHandle {
   /** A text frame arrived from the widget. */
   onText(text: string): void;
-  /** The socket closed. */
-  onClose(): void;
+  /**
+   * The socket closed, with the close code when known. A clean close by the widget (1000 normal,
+   * 1001 going away, 1005 no code: the page left or `disconnect()` was called) records no resume
+   * point: that socket never comes back (a new page gets its history from /connect).
+   */
+  onClose(code?: number): void;
   /**
    * Sends a protocol ping through `socket.ping()` and remembers how far the widget will have got
    * once it answers. Transports call this instead of `socket.ping()` for their keep-alive pings.
@@ -97,8 +101,9 @@ class WidgetConnection implements WidgetSocketHandle {
   private sentSeq: number | undefined = undefined;
   /** Highest sequence number a pong confirmed, or where this socket resumed from. */
   private confirmedSeq: number | undefined = undefined;
-  /** `sentSeq` at each unanswered ping, oldest first. */
-  private pings: (number | undefined)[] | undefined = undefined;
+  /** `sentSeq` when the oldest unanswered ping left, and how many pings are unanswered. */
+  private pingSeq: number | undefined = undefined;
+  private pingsOut = 0;
   private readonly maxBuffered: number;
   private readonly sendBytes: boolean;
 
@@ -179,29 +184,35 @@ class WidgetConnection implements WidgetSocketHandle {
     }
   }
 
-  onClose(): void {
+  onClose(code?: number): void {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    if (this.confirmedSeq !== undefined) void this.pp.recordResumePoint(this.sessionId, this.confirmedSeq);
+    if (this.confirmedSeq !== undefined && !CLIENT_LEFT.has(code ?? 0))
+      void this.pp.recordResumePoint(this.sessionId, this.confirmedSeq);
   }
 
   ping(): void {
     if (!this.socket.ping) return;
-    this.pings ??= [];
-    if (this.pings.length >= 8) this.pings.shift();
-    this.pings.push(this.sentSeq);
+    // With a ping already unanswered, the next pong may be that one's: it confirms no more than
+    // the older point (a later pong then confirms it again; never more than was read).
+    if (this.pingsOut === 0) this.pingSeq = this.sentSeq;
+    this.pingsOut++;
     this.socket.ping();
   }
 
   onPong(): void {
-    if (!this.pings || this.pings.length === 0) return;
-    const seq = this.pings.shift();
+    if (this.pingsOut === 0) return;
+    this.pingsOut--;
+    const seq = this.pingSeq;
     if (seq !== undefined && (this.confirmedSeq === undefined || seq > this.confirmedSeq)) this.confirmedSeq = seq;
+    if (this.pingsOut === 0) this.pingSeq = undefined;
   }
 }
 
+/** Close codes of a widget that left for good (normal, going away, no code given). */
+const CLIENT_LEFT = new Set([1000, 1001, 1005]);
 const TEXT_FRAME = { binary: false } as const;
 const encoder = new TextEncoder();
 /** UTF-8 bytes of a frame, encoded once and shared by every socket that sends it. */
