@@ -1,5 +1,6 @@
 import { makeMessage, makeSession } from '@pocketping/conformance';
 import { MemoryStorage, type SessionTouch } from '@pocketping/core';
+import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { RedisStorage } from '../src/index.js';
 import { adminClient, closeAdmin, deletePrefix, randomPrefix, redisService } from './helpers.js';
@@ -84,6 +85,40 @@ describe.skipIf(redisService.skip)('RedisStorage hot-path scripts', () => {
     }
     expect(rawAfter).toContain('"empty":[]');
     expect(rawAfter).toContain('12345678901234568');
+  });
+
+  it('for any stored and new metadata, touchSession merges exactly like MemoryStorage', async () => {
+    const { s } = await open();
+    // Keys and strings full of the characters a hand-written JSON splitter could trip on.
+    const text = fc.string({
+      unit: fc.constantFrom('a', '"', '\\', '{', '}', '[', ']', ',', ':', ' ', 'é', '🙂', '\n'),
+    });
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof(
+        { depthSize: 'small' },
+        text,
+        fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => (d === 0 ? 0 : d)),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('v'), { maxLength: 3 }),
+        fc.dictionary(text, tie('v'), { maxKeys: 3 }),
+      ),
+    })).v;
+    const metadata = fc.dictionary(fc.oneof(text, fc.constantFrom('ip', 'city', 'url')), value, { maxKeys: 6 });
+    await fc.assert(
+      fc.asyncProperty(metadata, metadata, fc.subarray(['ip', 'city', 'url', 'x']), async (stored, given, keepKeys) => {
+        const memory = new MemoryStorage();
+        const session = makeSession({ metadata: stored });
+        await s.createSession(session);
+        await memory.createSession(session);
+        const touch = { lastActivity: new Date(), metadata: given, keepKeys };
+        const got = await s.touchSession(session.id, session.visitorId, touch);
+        const want = await memory.touchSession(session.id, session.visitorId, touch);
+        expect(got?.metadata).toEqual(want?.metadata);
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('touchSession returns what getSession returns and moves the session in the activity indexes', async () => {
