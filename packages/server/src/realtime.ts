@@ -12,7 +12,7 @@ interface Entry {
   handle: WidgetSocketHandle;
   /** Answered the last ping (or has not been pinged yet). */
   alive: boolean;
-  /** Position in the list (swap-removed on close). */
+  /** Position in the list (-1 once removed). */
   index: number;
   server: WidgetSocketServer;
 }
@@ -51,12 +51,14 @@ function onError(): void {
  * never stalls the event loop (and the replies in flight) for a whole sweep. Shared by the
  * Fastify plugin and the Express adapter.
  *
- * The sockets live in an array with swap-remove, walked by a cursor: a closed socket is gone
- * from it at once (no iterator keeps it), and no socket is visited twice in one round (the one
- * moved into a freed slot was not visited yet), so a live socket is never taken for dead.
+ * The sockets live in an array walked by a cursor. A closed socket leaves a hole at once (no
+ * iterator or copy keeps it alive); holes are compacted when a round starts. Nothing moves
+ * during a round, so every socket is visited exactly once per round: a live socket is never
+ * taken for dead, and a dead one is dropped within two intervals.
  */
 export class WidgetSocketServer {
-  private readonly list: Entry[] = [];
+  private readonly list: (Entry | undefined)[] = [];
+  private live = 0;
   private timer?: ReturnType<typeof setInterval>;
   /** Next position of the current keep-alive round, and the ticks it has left. */
   private cursor = 0;
@@ -73,7 +75,7 @@ export class WidgetSocketServer {
 
   /** Number of open widget sockets. */
   get size(): number {
-    return this.list.length;
+    return this.live;
   }
 
   start(): void {
@@ -96,6 +98,7 @@ export class WidgetSocketServer {
     });
     const entry: Entry = { socket, handle, alive: true, index: this.list.length, server: this };
     this.list.push(entry);
+    this.live++;
     // Shared listeners (the socket is `this`) find their entry on the socket: no closures per
     // socket, which counts at 10,000 widgets.
     (socket as SocketWithEntry)[ENTRY] = entry;
@@ -107,26 +110,36 @@ export class WidgetSocketServer {
 
   /** Forgets a closed socket. */
   remove(entry: Entry): void {
-    if (this.list[entry.index] !== entry) return;
-    const last = this.list.pop()!;
-    if (last !== entry) {
-      this.list[entry.index] = last;
-      last.index = entry.index;
-    }
+    if (entry.index < 0 || this.list[entry.index] !== entry) return;
+    this.list[entry.index] = undefined;
     entry.index = -1;
+    this.live--;
+  }
+
+  /** Drops the holes closed sockets left (between rounds, so nothing moves during one). */
+  private compact(): void {
+    let w = 0;
+    for (let r = 0; r < this.list.length; r++) {
+      const entry = this.list[r];
+      if (!entry) continue;
+      entry.index = w;
+      this.list[w++] = entry;
+    }
+    this.list.length = w;
   }
 
   /** One slice of the keep-alive round (about 1/25 of the sockets); each is pinged once a round. */
   private tick(): void {
     if (this.roundLeft <= 0) {
+      this.compact();
       this.cursor = 0;
       this.roundLeft = this.slices;
     }
     let budget = Math.ceil(Math.max(0, this.list.length - this.cursor) / this.roundLeft);
     this.roundLeft--;
-    // The list can shrink while we walk it (a terminated socket may close at once).
     while (budget-- > 0 && this.cursor < this.list.length) {
-      const entry = this.list[this.cursor++]!;
+      const entry = this.list[this.cursor++];
+      if (!entry) continue;
       if (!entry.alive) {
         entry.socket.terminate();
         continue;
@@ -144,6 +157,6 @@ export class WidgetSocketServer {
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    for (const entry of [...this.list]) entry.socket.close(CLOSE_RESTART, 'server restarting');
+    for (const entry of [...this.list]) entry?.socket.close(CLOSE_RESTART, 'server restarting');
   }
 }
