@@ -85,6 +85,16 @@ function upsertSql(table: string, columns: readonly Column[]): string {
   return `INSERT INTO ${table} (${names}) VALUES (${values}) ON CONFLICT (id) DO UPDATE SET ${updates}`;
 }
 
+/** The pieces of a message upsert: parameter of `session_id`, columns, placeholders, updates. */
+const MESSAGE_UPSERT = {
+  sessionParam: MESSAGE_COLUMNS.findIndex((c) => c.key === 'sessionId') + 1,
+  names: MESSAGE_COLUMNS.map((c) => c.column).join(', '),
+  values: MESSAGE_COLUMNS.map((c, i) => placeholder(c, i + 1)).join(', '),
+  updates: MESSAGE_COLUMNS.filter((c) => c.column !== 'id')
+    .map((c) => `${c.column} = EXCLUDED.${c.column}`)
+    .join(', '),
+};
+
 /**
  * The message upsert that also takes the session's next sequence number, in one statement:
  * the CTE bumps `sessions.seq` (locking the session row until commit), so writers of one
@@ -92,12 +102,7 @@ function upsertSql(table: string, columns: readonly Column[]): string {
  * message of an unknown session is still stored, without a seq.
  */
 function saveMessageSql(t: TableNames): string {
-  const sessionParam = MESSAGE_COLUMNS.findIndex((c) => c.key === 'sessionId') + 1;
-  const names = MESSAGE_COLUMNS.map((c) => c.column).join(', ');
-  const values = MESSAGE_COLUMNS.map((c, i) => placeholder(c, i + 1)).join(', ');
-  const updates = MESSAGE_COLUMNS.filter((c) => c.column !== 'id')
-    .map((c) => `${c.column} = EXCLUDED.${c.column}`)
-    .join(', ');
+  const { sessionParam, names, values, updates } = MESSAGE_UPSERT;
   return `WITH s AS (UPDATE ${t.sessions} SET seq = seq + 1 WHERE id = $${sessionParam} RETURNING seq)
     INSERT INTO ${t.messages} (${names}, seq) VALUES (${values}, (SELECT seq FROM s))
     ON CONFLICT (id) DO UPDATE SET ${updates}, seq = EXCLUDED.seq
@@ -129,12 +134,7 @@ function touchSessionSql(t: TableNames, durable: boolean): string {
  * flag and `seq`, and the session's columns (all null when the session does not exist).
  */
 function saveMessageWithSessionSql(t: TableNames, sets: string): string {
-  const sessionParam = MESSAGE_COLUMNS.findIndex((c) => c.key === 'sessionId') + 1;
-  const names = MESSAGE_COLUMNS.map((c) => c.column).join(', ');
-  const values = MESSAGE_COLUMNS.map((c, i) => placeholder(c, i + 1)).join(', ');
-  const updates = MESSAGE_COLUMNS.filter((c) => c.column !== 'id')
-    .map((c) => `${c.column} = EXCLUDED.${c.column}`)
-    .join(', ');
+  const { sessionParam, names, values, updates } = MESSAGE_UPSERT;
   return `WITH s AS (UPDATE ${t.sessions} SET seq = seq + 1${sets ? `, ${sets}` : ''} WHERE id = $${sessionParam}
       RETURNING ${SESSION_SELECT}),
     m AS (INSERT INTO ${t.messages} (${names}, seq) VALUES (${values}, (SELECT seq FROM s))
