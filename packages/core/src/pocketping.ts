@@ -185,6 +185,8 @@ export class PocketPing {
   private observedBaseUrlFrom?: string;
   private initialized = false;
   private closed = false;
+  /** Per session, the tail of the queued resume-record updates (see `withResumeLock`). */
+  private readonly resumeLocks = new Map<string, Promise<void>>();
   private busUnsubscribe?: () => void;
   private readonly customHandlers = new Map<string, Set<CustomEventHandler>>();
   private readonly eventHandlers = new Map<string, Set<AnyEventHandler>>();
@@ -683,7 +685,7 @@ export class PocketPing {
     } else if (options.after) {
       query = { after: this.effectiveAfter(options.after) };
     } else if (options.resume && sequenced && session.streamResume?.length) {
-      resumedFrom = await this.resumePoint(session);
+      resumedFrom = await this.withResumeLock(sessionId, () => this.resumePoint(sessionId));
       if (resumedFrom !== undefined) query = { afterSeq: resumedFrom };
     }
     if (!query && (options.resume || options.recentMs || options.afterSeq !== undefined)) {
@@ -724,7 +726,10 @@ export class PocketPing {
    * called /connect (session active in the last 15 s) uses none up: it is a new tab, and the
    * records belong to sockets that may still come back.
    */
-  private async resumePoint(session: Session): Promise<number | undefined> {
+  private async resumePoint(sessionId: string): Promise<number | undefined> {
+    // Read again under the lock: another socket of this session may have changed the records.
+    const session = await this.storageAccess.getSession(sessionId);
+    if (!session) return undefined;
     const now = Date.now();
     const records = (session.streamResume ?? []).filter((r) => now - r.at.getTime() < RESUME_RECORD_TTL_MS);
     if (records.length === 0) return undefined;
@@ -752,6 +757,10 @@ export class PocketPing {
     // On shutdown the sockets close after the storage: their widgets reconnect within seconds
     // elsewhere, where the recent-changes replay covers them.
     if (this.closed || !this.storageAccess.has('updateSession')) return;
+    await this.withResumeLock(sessionId, () => this.appendResumePoint(sessionId, seq));
+  }
+
+  private async appendResumePoint(sessionId: string, seq: number): Promise<void> {
     try {
       const session = await this.storageAccess.getSession(sessionId);
       if (!session || session.seq === undefined) return;
@@ -768,6 +777,25 @@ export class PocketPing {
     } catch (err) {
       if (!this.closed) this.logger.warn({ err, sessionId }, 'could not record where a WebSocket stopped');
     }
+  }
+
+  /**
+   * Runs the read-modify-write of a session's resume records one at a time per session in this
+   * process (two tabs closing together must not drop each other's record). Across instances the
+   * race stays (see docs/deploying.md).
+   */
+  private withResumeLock<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.resumeLocks.get(sessionId) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.resumeLocks.set(sessionId, tail);
+    void tail.then(() => {
+      if (this.resumeLocks.get(sessionId) === tail) this.resumeLocks.delete(sessionId);
+    });
+    return run;
   }
 
   /** Registers an open SSE stream so `closeStreams()` can end it on shutdown (used by `openSseStream`). */

@@ -156,6 +156,18 @@ describe('gap-free resume of widget WebSockets', () => {
     expect(await records(storage, sessionId)).toEqual([]);
   });
 
+  it('two tabs dropping at the same instant both keep their resume point', async () => {
+    const { pp, storage } = await harness({}, []);
+    const sessionId = await newSession(pp);
+    const a = await openSocket(pp, sessionId);
+    const b = await openSocket(pp, sessionId);
+    a.handle.onPong();
+    b.handle.onPong();
+    a.handle.onClose(1006);
+    b.handle.onClose(1006);
+    await until(async () => (await records(storage, sessionId)).length === 2, 'both records');
+  });
+
   it('a widget that leaves cleanly (page unload, disconnect) records nothing', async () => {
     const { pp, storage } = await harness({}, []);
     const sessionId = await newSession(pp);
