@@ -8,6 +8,7 @@ import { messageTests } from './storage/messages.js';
 import { leaseTests } from './storage/leases.js';
 import { outboxTests } from './storage/outbox.js';
 import { paginationTests } from './storage/pagination.js';
+import { persistenceTests } from './storage/persistence.js';
 import { sequenceTests } from './storage/sequence.js';
 import { sessionTests } from './storage/sessions.js';
 import { throughPocketPingTests } from './storage/through-pocketping.js';
@@ -40,6 +41,7 @@ export function storageConformance(options: StorageConformanceOptions): void {
     concurrencyTests(options);
     outboxTests(options);
     leaseTests(options);
+    persistenceTests(options);
     throughPocketPingTests(options);
   });
 }

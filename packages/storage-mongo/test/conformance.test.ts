@@ -14,6 +14,7 @@ storageConformance({
     databases.set(storage, database);
     return storage;
   },
+  reopen: (storage) => new MongoStorage({ url: target.url(), database: databases.get(storage)! }),
   destroy: async (storage) => {
     const database = databases.get(storage);
     if (database) await target.admin().db(database).dropDatabase();

@@ -9,5 +9,7 @@ storageConformance({
   name: 'PostgresStorage',
   skip: pgService.skip,
   create: () => new PostgresStorage({ url: pgService.url!, schema: randomSchema(), poolSize: 4 }),
+  reopen: (storage) =>
+    new PostgresStorage({ url: pgService.url!, schema: (storage as PostgresStorage).settings.schema, poolSize: 2 }),
   destroy: (storage) => dropSchema((storage as PostgresStorage).settings.schema),
 });

@@ -9,6 +9,8 @@ storageConformance({
   name: 'RedisStorage',
   skip: redisService.skip,
   create: () => new RedisStorage({ url: redisService.url!, keyPrefix: randomPrefix() }),
+  reopen: (storage) =>
+    new RedisStorage({ url: redisService.url!, keyPrefix: (storage as RedisStorage).settings.keyPrefix }),
   destroy: (storage) => deletePrefix((storage as RedisStorage).settings.keyPrefix),
 });
 

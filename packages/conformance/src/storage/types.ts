@@ -8,6 +8,11 @@ export interface StorageConformanceOptions {
   create: () => Storage | Promise<Storage>;
   /** Cleans up after one test (drop the namespace); `close()` is called before it. */
   destroy?: (storage: Storage) => void | Promise<void>;
+  /**
+   * Returns a new, not yet initialized storage on the same data as `storage` (after `close()`):
+   * a restart. Enables the persistence tests; leave it out for in-memory storages.
+   */
+  reopen?: (storage: Storage) => Storage | Promise<Storage>;
   /** Skip the whole suite, with the reason printed (e.g. a service is not running). */
   skip?: string | false;
 }
