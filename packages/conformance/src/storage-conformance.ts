@@ -7,6 +7,7 @@ import { fastPathTests } from './storage/fast-paths.js';
 import { messageTests } from './storage/messages.js';
 import { leaseTests } from './storage/leases.js';
 import { outboxTests } from './storage/outbox.js';
+import { outboxInstanceTests } from './storage/outbox-instances.js';
 import { paginationTests } from './storage/pagination.js';
 import { persistenceTests } from './storage/persistence.js';
 import { sequenceTests } from './storage/sequence.js';
@@ -40,6 +41,7 @@ export function storageConformance(options: StorageConformanceOptions): void {
     attachmentTests(options);
     concurrencyTests(options);
     outboxTests(options);
+    outboxInstanceTests(options);
     leaseTests(options);
     persistenceTests(options);
     throughPocketPingTests(options);

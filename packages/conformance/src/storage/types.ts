@@ -9,8 +9,9 @@ export interface StorageConformanceOptions {
   /** Cleans up after one test (drop the namespace); `close()` is called before it. */
   destroy?: (storage: Storage) => void | Promise<void>;
   /**
-   * Returns a new, not yet initialized storage on the same data as `storage` (after `close()`):
-   * a restart. Enables the persistence tests; leave it out for in-memory storages.
+   * Returns a new, not yet initialized storage on the same data as `storage`: another server
+   * process, or the same one after a restart (`storage` may be closed or still open). Enables
+   * the persistence and multi-instance tests; leave it out for in-memory storages.
    */
   reopen?: (storage: Storage) => Storage | Promise<Storage>;
   /** Skip the whole suite, with the reason printed (e.g. a service is not running). */
