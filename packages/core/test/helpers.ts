@@ -134,11 +134,18 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Waits until `check` returns true, polling every few ms, failing after `timeoutMs`. */
-export async function until(check: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
+/**
+ * Waits until `check` returns true, polling every few ms, failing after `timeoutMs` with `what`
+ * in the message. Timed with `performance.now()`, so a test that fakes `Date` still times out.
+ */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 2000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`${what} not met in time`);
     await sleep(5);
   }
 }

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage, PocketPing, silentLogger } from '../src/index.js';
-
-async function until(check: () => boolean, ms = 3000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('timed out');
-}
+import { until } from './helpers.js';
 
 describe('singleton jobs', () => {
   it('run on exactly one instance and move to another when the holder stops', async () => {
@@ -26,13 +18,13 @@ describe('singleton jobs', () => {
     };
     const a = await make('a');
     const b = await make('b');
-    await until(() => running.size === 1);
+    await until(() => running.size === 1, 3000);
     await new Promise((r) => setTimeout(r, 400));
     expect(running.size).toBe(1);
     const leader = running.has('a') ? a : b;
     const other = leader === a ? 'b' : 'a';
     await leader.close();
-    await until(() => running.has(other) && running.size === 1);
+    await until(() => running.has(other) && running.size === 1, 3000);
     await (leader === a ? b : a).close();
     expect(running.size).toBe(0);
   });
@@ -68,7 +60,7 @@ describe('lease renewal failures', () => {
     const pp = new PocketPing({ storage: flaky, logger: silentLogger });
     pp.singleton('job', { start: () => void running.add('a'), stop: () => void running.delete('a') }, { ttlMs: 300 });
     await pp.init();
-    await until(() => running.has('a'));
+    await until(() => running.has('a'), 3000);
     failing = true;
     await until(() => !running.has('a'), 2000);
     await pp.close();

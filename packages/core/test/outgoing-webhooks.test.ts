@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PocketPing, silentLogger } from '../src/index.js';
+import { until } from './helpers.js';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -31,15 +32,6 @@ async function receiver(statuses: number[] = []): Promise<{ url: string; receive
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received };
 }
 
-async function until(check: () => boolean, ms = 4000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('timed out');
-}
-
 describe('outgoing webhooks', () => {
   it('posts signed session and message events the receiver can verify', async () => {
     const { url, received } = await receiver();
@@ -47,7 +39,7 @@ describe('outgoing webhooks', () => {
     await pp.init();
     const c = await pp.handleConnect({ visitorId: 'v', sessionId: null, metadata: { url: 'https://x.example/' } });
     await pp.handleMessage({ sessionId: c.sessionId, content: 'hello', attachmentIds: [] });
-    await until(() => received.length >= 2);
+    await until(() => received.length >= 2, 4000);
     const types = received.map((r) => JSON.parse(r.body).type);
     expect(types).toEqual(['session.started', 'message.created']);
     for (const r of received) {
@@ -66,7 +58,7 @@ describe('outgoing webhooks', () => {
     const c = await pp.handleConnect({ visitorId: 'v', sessionId: null, metadata: {} });
     await pp.handleMessage({ sessionId: c.sessionId, content: 'ignored', attachmentIds: [] });
     await pp.triggerEvent(c.sessionId, 'clicked_pricing', { plan: 'pro' });
-    await until(() => received.length >= 1);
+    await until(() => received.length >= 1, 4000);
     await new Promise((r) => setTimeout(r, 50));
     expect(received).toHaveLength(1);
     expect(JSON.parse(received[0]!.body)).toMatchObject({
@@ -93,7 +85,7 @@ describe('outgoing webhooks', () => {
     pp = new PocketPing({ logger: silentLogger, webhooks: [{ url, events: ['session.started'] }] });
     await pp.init();
     await pp.handleConnect({ visitorId: 'v', sessionId: null, metadata: {} });
-    await until(() => received.length >= 1);
+    await until(() => received.length >= 1, 4000);
     await new Promise((r) => setTimeout(r, 700));
     expect(received).toHaveLength(1);
   });

@@ -8,7 +8,7 @@ import {
   type WidgetSocket,
 } from '@pocketping/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type Envelope, harness, newSession, sendVisitor } from './helpers.js';
+import { type Envelope, harness, newSession, sendVisitor, until } from './helpers.js';
 
 /** A widget WebSocket as attachWidgetSocket sees it; the test plays the browser's pongs. */
 class FakeSocket implements WidgetSocket {
@@ -32,19 +32,11 @@ class FakeSocket implements WidgetSocket {
   }
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /** Opens a widget socket and waits for its catch-up (it pings right after). */
 async function openSocket(pp: PocketPing, sessionId: string) {
   const socket = new FakeSocket();
   const handle = attachWidgetSocket(pp, socket, sessionId);
-  await until(() => socket.pings > 0, 'the catch-up ping');
+  await until(() => socket.pings > 0, 2000, 'the catch-up ping');
   return { socket, handle };
 }
 
@@ -90,7 +82,7 @@ describe('gap-free resume of widget WebSockets', () => {
     a.handle.onPong(); // r1 confirmed
     a.socket.close();
     a.handle.onClose(1006);
-    await until(async () => (await records(storage, sessionId)).length === 1, 'the resume record');
+    await until(async () => (await records(storage, sessionId)).length === 1, 2000, 'the resume record');
     expect(await records(storage, sessionId)).toEqual([{ seq: 2, at: expect.any(Date) }]);
 
     // While the widget is away: two replies and an edit of the visitor's own message.
@@ -116,7 +108,7 @@ describe('gap-free resume of widget WebSockets', () => {
     expect(a.socket.contents()).toEqual(['maybe lost']);
     a.socket.close();
     a.handle.onClose(1006);
-    await until(async () => (await records(storage, sessionId)).length === 1, 'the resume record');
+    await until(async () => (await records(storage, sessionId)).length === 1, 2000, 'the resume record');
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 10 * 60_000 });
     const b = await openSocket(pp, sessionId);
     expect(b.socket.contents()).toEqual(['maybe lost']);
@@ -132,7 +124,7 @@ describe('gap-free resume of widget WebSockets', () => {
     a.handle.onPong();
     a.socket.close();
     a.handle.onClose(1006); // tab A stopped after r1
-    await until(async () => (await records(storage, sessionId)).length === 1, 'A record');
+    await until(async () => (await records(storage, sessionId)).length === 1, 2000, 'A record');
     await pp.sendMessage(sessionId, { content: 'r2' });
     // Tab B loads now (/connect with the stored session, then its socket): it must not use up
     // A's record, and replays from it (a few repeats are harmless), then confirms and drops too.
@@ -145,7 +137,7 @@ describe('gap-free resume of widget WebSockets', () => {
     await pp.sendMessage(sessionId, { content: 'r3' });
     b.socket.close();
     b.handle.onClose(1006);
-    await until(async () => (await records(storage, sessionId)).length === 2, 'B record');
+    await until(async () => (await records(storage, sessionId)).length === 2, 2000, 'B record');
     await pp.sendMessage(sessionId, { content: 'r4' });
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 10 * 60_000 });
 
@@ -165,7 +157,7 @@ describe('gap-free resume of widget WebSockets', () => {
     b.handle.onPong();
     a.handle.onClose(1006);
     b.handle.onClose(1006);
-    await until(async () => (await records(storage, sessionId)).length === 2, 'both records');
+    await until(async () => (await records(storage, sessionId)).length === 2, 2000, 'both records');
   });
 
   it('a widget that leaves cleanly (page unload, disconnect) records nothing', async () => {
@@ -181,7 +173,7 @@ describe('gap-free resume of widget WebSockets', () => {
     const dropped = await openSocket(pp, sessionId);
     dropped.handle.onPong();
     dropped.handle.onClose(1006);
-    await until(async () => (await records(storage, sessionId)).length === 1, 'the record of the dropped socket');
+    await until(async () => (await records(storage, sessionId)).length === 1, 2000, 'the record of the dropped socket');
   });
 
   it('with no record (the first socket after /connect), the last two minutes are replayed', async () => {
