@@ -10,6 +10,8 @@ export interface OutgoingFrame {
   readonly seq?: number;
   /** `JSON.stringify({ type, data, seq? })`, computed once per event, shared by every socket. */
   readonly json: string;
+  /** UTF-8 bytes of `json`, filled in by the first transport that sends bytes, then shared. */
+  bytes?: Uint8Array;
 }
 
 /** Receives the frames of one session (a WebSocket, an SSE stream, a test). */

@@ -215,14 +215,9 @@ class WidgetConnection implements WidgetSocketHandle {
 const CLIENT_LEFT = new Set([1000, 1001, 1005]);
 const TEXT_FRAME = { binary: false } as const;
 const encoder = new TextEncoder();
-/** UTF-8 bytes of a frame, encoded once and shared by every socket that sends it. */
-const encoded = new WeakMap<OutgoingFrame, Uint8Array>();
 
+/** UTF-8 bytes of a frame, encoded once and shared by every socket that sends it. */
 function frameBytes(frame: OutgoingFrame): Uint8Array {
-  let bytes = encoded.get(frame);
-  if (!bytes) {
-    bytes = encoder.encode(frame.json);
-    encoded.set(frame, bytes);
-  }
-  return bytes;
+  frame.bytes ??= encoder.encode(frame.json);
+  return frame.bytes;
 }
