@@ -1,4 +1,4 @@
-import { generateId, type Message, type Session } from '@pocketping/core';
+import { generateId, type Message, type OutboxRecord, type Session } from '@pocketping/core';
 
 /** A valid session with fresh ids; override any field. */
 export function makeSession(overrides: Partial<Session> = {}): Session {
@@ -33,6 +33,29 @@ export function makeMessage(sessionId: string, overrides: Partial<Message> = {})
     timestamp: t,
     updatedAt: overrides.updatedAt ?? t,
     status: 'sent',
+    ...overrides,
+  };
+}
+
+let lastOutboxSeq = Date.now() * 1000;
+
+/** A due, pending outbox record of one lane (`bridge` + `sessionId`); `seq` increases with every call. */
+export function makeOutboxRecord(
+  bridge: string,
+  sessionId: string,
+  overrides: Partial<OutboxRecord> = {},
+): OutboxRecord {
+  const now = new Date();
+  return {
+    id: generateId('dlv'),
+    bridge,
+    sessionId,
+    seq: ++lastOutboxSeq,
+    operation: { type: 'visitor_message', messageId: generateId('msg') },
+    attempts: 0,
+    status: 'pending',
+    nextAttemptAt: new Date(now.getTime() - 1000),
+    createdAt: now,
     ...overrides,
   };
 }

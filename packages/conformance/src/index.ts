@@ -4,7 +4,7 @@ export {
   bridgeConformance,
   type FakePost,
 } from './bridge-conformance.js';
-export { makeMessage, makeSession, nextTime } from './fixtures.js';
+export { makeMessage, makeOutboxRecord, makeSession, nextTime } from './fixtures.js';
 export { storageConformance } from './storage-conformance.js';
 export type { StorageConformanceOptions } from './storage/types.js';
 export { serviceUrl } from './services.js';

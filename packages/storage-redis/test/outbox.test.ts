@@ -1,26 +1,10 @@
-import { makeSession } from '@pocketping/conformance';
-import { generateId, type OutboxRecord } from '@pocketping/core';
+import { makeOutboxRecord, makeSession } from '@pocketping/conformance';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RedisStorage } from '../src/index.js';
 import { adminClient, closeAdmin, deletePrefix, keysUnder, randomPrefix, redisService } from './helpers.js';
 
-let seq = 0;
-
-function record(bridge: string, sessionId: string, overrides: Partial<OutboxRecord> = {}): OutboxRecord {
-  return {
-    id: generateId('dlv'),
-    bridge,
-    sessionId,
-    seq: ++seq,
-    operation: { type: 'visitor_message', messageId: generateId('msg') },
-    attempts: 0,
-    status: 'pending',
-    nextAttemptAt: new Date(Date.now() - 1000),
-    createdAt: new Date(),
-    ...overrides,
-  };
-}
+const record = makeOutboxRecord;
 
 const lease = { leaseMs: 60_000 };
 

@@ -1,6 +1,6 @@
-import { generateId, OUTBOX_METHODS, type OutboxRecord, type Storage } from '@pocketping/core';
+import { generateId, OUTBOX_METHODS, type Storage } from '@pocketping/core';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { makeSession } from '../fixtures.js';
+import { makeOutboxRecord, makeSession } from '../fixtures.js';
 import { has, useStorage } from './harness.js';
 import type { StorageConformanceOptions } from './types.js';
 
@@ -11,22 +11,7 @@ function hasOutbox(s: Storage): s is Outboxed {
   return OUTBOX_METHODS.every((m) => typeof s[m] === 'function');
 }
 
-let seq = 0;
-
-function record(bridge: string, sessionId: string, overrides: Partial<OutboxRecord> = {}): OutboxRecord {
-  return {
-    id: generateId('dlv'),
-    bridge,
-    sessionId,
-    seq: ++seq,
-    operation: { type: 'visitor_message', messageId: generateId('msg') },
-    attempts: 0,
-    status: 'pending',
-    nextAttemptAt: new Date(Date.now() - 1000),
-    createdAt: new Date(),
-    ...overrides,
-  };
-}
+const record = makeOutboxRecord;
 
 const lease = { leaseMs: 60_000 };
 

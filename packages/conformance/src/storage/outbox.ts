@@ -1,24 +1,10 @@
-import { generateId, type OutboxRecord } from '@pocketping/core';
+import { generateId } from '@pocketping/core';
 import { describe, expect, it } from 'vitest';
+import { makeOutboxRecord } from '../fixtures.js';
 import { has, useStorage } from './harness.js';
 import type { StorageConformanceOptions } from './types.js';
 
-let seq = Date.now() * 1000;
-
-function record(bridge: string, sessionId: string, overrides: Partial<OutboxRecord> = {}): OutboxRecord {
-  return {
-    id: generateId('dlv'),
-    bridge,
-    sessionId,
-    seq: ++seq,
-    operation: { type: 'visitor_message', messageId: generateId('msg') },
-    attempts: 0,
-    status: 'pending',
-    nextAttemptAt: new Date(Date.now() - 1000),
-    createdAt: new Date(),
-    ...overrides,
-  };
-}
+const record = makeOutboxRecord;
 
 export function outboxTests(options: StorageConformanceOptions): void {
   describe('durable outbox', () => {
