@@ -113,9 +113,11 @@ export class MemoryStorage implements Storage {
   async saveMessageWithSession(
     message: Message,
     sessionPatch: SessionPatch,
-  ): Promise<{ message: Message; session: Session | null }> {
+  ): Promise<{ message: Message; session: Session } | null> {
+    if (!this.sessions.has(message.sessionId)) return null;
     const stored = await this.saveMessage(message);
-    return { message: stored, session: await this.updateSession(message.sessionId, sessionPatch) };
+    const session = await this.updateSession(message.sessionId, sessionPatch);
+    return session ? { message: stored, session } : null;
   }
 
   async getSessionByVisitorId(visitorId: string): Promise<Session | null> {

@@ -60,7 +60,7 @@ import {
   VisibilityRequestSchema,
 } from './protocol-schemas.js';
 import { type OutgoingFrame, RealtimeHub, type RealtimeListener, toFrame } from './realtime-hub.js';
-import { OUTBOX_METHODS, type MessageQuery, type SessionQuery, type Storage } from './storage.js';
+import { OUTBOX_METHODS, type MessageQuery, type SessionPatch, type SessionQuery, type Storage } from './storage.js';
 import { StorageDeliveryQueue } from './outbox-queue.js';
 import { StorageAccess } from './storage-access.js';
 import { OutgoingWebhookSchema, OutgoingWebhooks } from './outgoing-webhooks.js';
@@ -1019,7 +1019,13 @@ export class PocketPing {
   ): Promise<{ messageId: string; timestamp: string; attachments?: WireAttachment[] }> {
     const req = parseInput(SendMessageRequestSchema, input, '/message request');
     this.observeBaseUrl(ctx.baseUrl);
-    const session = await this.requireSession(req.sessionId);
+    // A plain text message goes straight to the storage's combined write, which checks that the
+    // session exists (one round trip); attachments and replies are checked against it first.
+    const plain = !req.replyTo && !(req.attachmentIds && req.attachmentIds.length > 0);
+    const session =
+      plain && this.storageAccess.savesMessageWithSession && isUrlSafeId(req.sessionId)
+        ? req.sessionId
+        : await this.requireSession(req.sessionId);
     const message = await this.createVisitorMessage(session, {
       content: req.content,
       attachmentIds: req.attachmentIds ?? [],
@@ -1034,8 +1040,12 @@ export class PocketPing {
     return out;
   }
 
+  /**
+   * Stores a visitor's message and tells everyone. `session` is the session as read, or only its
+   * id when the storage's combined write is to check that it exists.
+   */
   private async createVisitorMessage(
-    session: Session,
+    session: Session | string,
     input: {
       content: string;
       attachmentIds: string[];
@@ -1056,6 +1066,7 @@ export class PocketPing {
         { code: 'MESSAGE_TOO_LONG', details: { length, limit: MAX_MESSAGE_LENGTH } },
       );
     }
+    const sessionId = typeof session === 'string' ? session : session.id;
     const ids = [...new Set(input.attachmentIds)];
     if (content.trim().length === 0 && ids.length === 0 && !(input.attachments && input.attachments.length > 0)) {
       throw new ValidationError('content is empty and no attachmentIds were given: send text or a file', {
@@ -1065,7 +1076,7 @@ export class PocketPing {
     const attachments: Attachment[] = [];
     for (const attachmentId of ids) {
       const a = await this.storageAccess.getAttachment(attachmentId);
-      if (!a || a.sessionId !== session.id) {
+      if (!a || a.sessionId !== sessionId) {
         throw new ValidationError(`attachment ${attachmentId} does not exist in this session`, {
           code: 'ATTACHMENT_NOT_FOUND',
         });
@@ -1088,15 +1099,15 @@ export class PocketPing {
     attachments.push(...(input.attachments ?? []));
     let replyTo: string | undefined;
     if (input.replyTo && isUrlSafeId(input.replyTo)) {
-      const ref = await this.storageAccess.getMessage(session.id, input.replyTo);
+      const ref = await this.storageAccess.getMessage(sessionId, input.replyTo);
       // An unknown id (e.g. a leaked optimistic temp- id) is dropped rather than failing the send.
       if (ref) replyTo = ref.id;
     }
-    const now = monotonicNow(session.id);
+    const now = monotonicNow(sessionId);
     const id = input.id ?? generateId('msg');
     const message: Message = {
       id,
-      sessionId: session.id,
+      sessionId,
       content,
       sender: 'visitor',
       timestamp: now,
@@ -1107,24 +1118,22 @@ export class PocketPing {
       ...(attachments.length > 0 ? { attachments: attachments.map((a) => ({ ...a, messageId: id })) } : {}),
       ...(input.metadata ? { metadata: input.metadata } : {}),
     };
-    const patch: Partial<Session> = { lastActivity: now };
-    if (!session.hasVisitorMessage) patch.hasVisitorMessage = true;
-    if (session.status === 'closed') {
-      patch.status = 'open';
-      patch.closedAt = undefined;
-    }
+    // The same patch whatever the session's state (one statement shape): a visitor's message
+    // marks the session as having one and reopens it when it was closed.
+    const patch: SessionPatch = { lastActivity: now, hasVisitorMessage: true, status: 'open' };
     const saved = await this.storageAccess.saveMessageWithSession(message, patch);
+    if (!saved) throw sessionNotFound(sessionId);
     const stored = saved.message;
-    const updated = saved.session ?? { ...session, ...patch };
+    const updated = saved.session;
     for (const a of attachments)
       if (ids.includes(a.id)) await this.storageAccess.updateAttachment(a.id, { messageId: id });
     await this.broadcastMessage(stored);
     await this.enqueueAll(
-      session.id,
+      sessionId,
       { type: 'visitor_message', messageId: id },
       (b) => typeof b.onVisitorMessage === 'function',
     );
-    this.stopVisitorTyping(session.id);
+    this.stopVisitorTyping(sessionId);
     if (this.hooks.onMessage) this.runSafely('onMessage', () => this.hooks.onMessage!(stored, updated));
     this.emit({ type: 'message.created', message: stored, session: updated });
     return stored;
@@ -1778,8 +1787,9 @@ export class PocketPing {
       if (session.aiActive) patch.aiActive = false;
     }
     const saved = await this.storageAccess.saveMessageWithSession(message, patch);
+    if (!saved) throw sessionNotFound(session.id);
     const stored = saved.message;
-    const updated = saved.session ?? session;
+    const updated = saved.session;
     if (options.sourceBridge && options.platformMessageId) {
       await this.storageAccess.saveBridgeMessageId(session.id, id, options.sourceBridge, options.platformMessageId);
     }

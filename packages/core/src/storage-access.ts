@@ -131,17 +131,28 @@ export class StorageAccess {
     return s ?? null;
   }
 
-  /** Stores a new message and patches its session, in one step when the storage can. */
+  /** Whether the storage has the combined write, which checks that the session exists by itself. */
+  get savesMessageWithSession(): boolean {
+    return typeof this.storage.saveMessageWithSession === 'function';
+  }
+
+  /**
+   * Stores a new message and patches its session, in one step when the storage can. `null` when
+   * the session does not exist: with the combined write nothing is stored then; without it the
+   * caller has read the session already, and only a session deleted in between is noticed
+   * (after the message was stored).
+   */
   async saveMessageWithSession(
     message: Message,
     patch: SessionPatch,
-  ): Promise<{ message: Message; session: Session | null }> {
+  ): Promise<{ message: Message; session: Session } | null> {
     if (this.storage.saveMessageWithSession) {
       const r = await this.call('saveMessageWithSession', () => this.storage.saveMessageWithSession!(message, patch));
-      return { message: r.message, session: r.session ?? null };
+      return r ?? null;
     }
     const stored = await this.saveMessage(message);
-    return { message: stored, session: await this.updateSession(message.sessionId, patch) };
+    const session = await this.updateSession(message.sessionId, patch);
+    return session ? { message: stored, session } : null;
   }
 
   async getSessionByVisitorId(visitorId: string): Promise<Session | null> {

@@ -164,15 +164,16 @@ export interface Storage {
    */
   touchSession?(sessionId: string, visitorId: string, touch: SessionTouch): Promise<Session | null | undefined>;
   /**
-   * Stores a new message and applies `sessionPatch` to its session (new `lastActivity`, flags)
-   * in one atomic step, one round trip instead of two. Returns the stored message (with `seq`
-   * when the storage assigns them) and the updated session, `null` when the session does not
-   * exist (the message is stored all the same). Without it: `saveMessage` then `updateSession`.
+   * Stores a new message and applies `sessionPatch` to its session in one atomic step, one round
+   * trip instead of two. Returns the stored message (with `seq` when the storage assigns them)
+   * and the updated session. When the session does not exist nothing is stored and the answer
+   * is `null`: PocketPing relies on this to store a visitor's message without reading the
+   * session first. Without it: `getSession`, then `saveMessage` and `updateSession`.
    */
   saveMessageWithSession?(
     message: Message,
     sessionPatch: SessionPatch,
-  ): Promise<{ message: Message; session: Session | null | undefined }>;
+  ): Promise<{ message: Message; session: Session } | null | undefined>;
   /** Reads one message by id. */
   getMessage?(messageId: string): Promise<Message | null | undefined>;
   /**

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MemoryStorage } from '../src/index.js';
 import {
   BASE_URL,
   CTX,
@@ -89,6 +90,45 @@ describe('POST /message', () => {
     const { pp } = await harness();
     await expectCode(sendVisitor(pp, 'ses_nope', 'hi'), 'SESSION_NOT_FOUND');
     await expectCode(sendVisitor(pp, '../x', 'hi'), 'SESSION_NOT_FOUND');
+  });
+
+  it('stores a plain message in one storage call, without reading the session first', async () => {
+    const { pp, storage } = await harness({}, []);
+    const sessionId = await newSession(pp);
+    // Calls PocketPing makes (MemoryStorage's own calls to itself inside one are not counted).
+    const calls: string[] = [];
+    let inside = false;
+    for (const name of ['getSession', 'saveMessage', 'updateSession', 'saveMessageWithSession'] as const) {
+      const original = storage[name].bind(storage) as (...args: unknown[]) => Promise<unknown>;
+      (storage as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
+        if (inside) return original(...args);
+        calls.push(name);
+        inside = true;
+        try {
+          return await original(...args);
+        } finally {
+          inside = false;
+        }
+      };
+    }
+    await sendVisitor(pp, sessionId, 'one trip');
+    expect(calls).toEqual(['saveMessageWithSession']);
+  });
+
+  it('stores nothing for an unknown session, with or without the combined storage write', async () => {
+    for (const combined of [true, false]) {
+      const storage = new MemoryStorage();
+      if (!combined) (storage as { saveMessageWithSession?: unknown }).saveMessageWithSession = undefined;
+      const { pp } = await harness({ storage }, []);
+      await expectCode(sendVisitor(pp, 'ses_nosuchsession0000000000', 'hi'), 'SESSION_NOT_FOUND');
+      expect(await storage.getMessages('ses_nosuchsession0000000000')).toEqual([]);
+      // And a known session works on both paths, reopening it when closed.
+      const sessionId = await newSession(pp);
+      await pp.closeSession(sessionId);
+      await sendVisitor(pp, sessionId, `combined=${combined}`);
+      expect(await storage.getSession(sessionId)).toMatchObject({ status: 'open', hasVisitorMessage: true });
+      expect((await storage.getMessages(sessionId)).map((m) => m.content)).toEqual([`combined=${combined}`]);
+    }
   });
 
   it('rejects a body without content as a validation error', async () => {

@@ -130,18 +130,19 @@ function touchSessionSql(t: TableNames, durable: boolean): string {
 /**
  * `saveMessageSql` plus a session patch, in one statement: the CTE that takes the session's
  * next sequence number also writes the patched columns (parameters after the message's) and
- * returns the updated session. The outer select always yields one row: the message's `inserted`
- * flag and `seq`, and the session's columns (all null when the session does not exist).
+ * returns the updated session; the message is inserted only from that CTE's row, so for an
+ * unknown session nothing is stored and the statement yields no row. Otherwise one row: the
+ * message's `inserted` flag and `seq`, and the session's columns.
  */
 function saveMessageWithSessionSql(t: TableNames, sets: string): string {
   const { sessionParam, names, values, updates } = MESSAGE_UPSERT;
   return `WITH s AS (UPDATE ${t.sessions} SET seq = seq + 1${sets ? `, ${sets}` : ''} WHERE id = $${sessionParam}
       RETURNING ${SESSION_SELECT}),
-    m AS (INSERT INTO ${t.messages} (${names}, seq) VALUES (${values}, (SELECT seq FROM s))
+    m AS (INSERT INTO ${t.messages} (${names}, seq) SELECT ${values}, s.seq FROM s
       ON CONFLICT (id) DO UPDATE SET ${updates}, seq = EXCLUDED.seq
       RETURNING (xmax = 0) AS inserted, seq)
     SELECT m.inserted AS message_inserted, m.seq AS message_seq, ${selectList(SESSION_READ_COLUMNS, 's')}
-    FROM m LEFT JOIN s ON true`;
+    FROM s JOIN m ON true`;
 }
 
 /** The message as stored: the given one with the sequence number the database assigned. */
@@ -547,14 +548,14 @@ export class PostgresStorage implements Storage {
    * Stores a message and applies `sessionPatch` to its session in one statement (see
    * `saveMessageWithSessionSql`): the message gets the session's next `seq`, and the session
    * row stays locked from that number to the commit, so commits follow seq order. Returns the
-   * message as stored and the updated session; for an unknown session the message is stored
-   * all the same (without a seq) and the session is `null`. Bridge references (message ids,
-   * a `bridgeThreads` patch) are written in the same transaction, after the statement.
+   * message as stored and the updated session; for an unknown session nothing is stored and
+   * the answer is `null`. Bridge references (message ids, a `bridgeThreads` patch) are written
+   * in the same transaction, after the statement.
    */
   async saveMessageWithSession(
     message: Message,
     sessionPatch: SessionPatch,
-  ): Promise<{ message: Message; session: Session | null }> {
+  ): Promise<{ message: Message; session: Session } | null> {
     const changes = patchColumns(SESSION_COLUMNS, sessionPatch);
     const params = rowParams(MESSAGE_COLUMNS, message);
     let key = 'message+session';
@@ -578,10 +579,8 @@ export class PostgresStorage implements Storage {
         config = text;
       }
     }
-    const result = (row: Row | undefined) => ({
-      message: withSeq(message, row?.message_seq),
-      session: row && row.id !== null && row.id !== undefined ? sessionFromRow(row) : null,
-    });
+    const result = (row: Row | undefined) =>
+      row ? { message: withSeq(message, row.message_seq), session: sessionFromRow(row) } : null;
     const ids = message.bridgeMessageIds ?? {};
     const hasIds = Object.keys(ids).length > 0;
     if (!hasIds && sessionPatch.bridgeThreads === undefined) {
@@ -597,11 +596,12 @@ export class PostgresStorage implements Storage {
     return this.transaction('saveMessageWithSession', async (client) => {
       const { rows } = await client.query(config, params);
       const row = rows[0] as Row | undefined;
-      if (hasIds || !row?.message_inserted) {
+      if (!row) return null;
+      if (hasIds || !row.message_inserted) {
         await this.replaceMessageRefs(client, message.id, message.sessionId, ids);
       }
       const out = result(row);
-      if (out.session && sessionPatch.bridgeThreads !== undefined) {
+      if (out && sessionPatch.bridgeThreads !== undefined) {
         await this.replaceThreadRefs(client, message.sessionId, sessionPatch.bridgeThreads ?? {});
       }
       return out;

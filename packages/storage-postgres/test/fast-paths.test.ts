@@ -120,33 +120,37 @@ describe.skipIf(pgService.skip)('PostgresStorage hot-path statements', () => {
       metadata: { url: 'patched' },
       bridgeThreads: { discord: 'thread-7' },
     });
-    expect(result.message).toEqual({ ...message, seq: 1 });
-    expect(result.session).toEqual(await s.getSession(session.id));
-    expect(result.session).toMatchObject({
+    expect(result?.message).toEqual({ ...message, seq: 1 });
+    expect(result?.session).toEqual(await s.getSession(session.id));
+    expect(result?.session).toMatchObject({
       status: 'open',
       seq: 1,
       metadata: { url: 'patched' },
       bridgeThreads: { discord: 'thread-7' },
     });
-    expect(result.session?.lastActivity.getTime()).toBe(at.getTime());
+    expect(result?.session.lastActivity.getTime()).toBe(at.getTime());
     expect((await s.findMessageByBridgeId('slack', 'p-1'))?.id).toBe(message.id);
     expect((await s.findSessionByBridgeThread('discord', 'thread-7'))?.id).toBe(session.id);
 
     // Saved again without bridge ids: the old reference goes, like with saveMessage.
     const again = await s.saveMessageWithSession({ ...message, bridgeMessageIds: undefined, content: 'v2' }, {});
-    expect(again.message.seq).toBe(2);
-    expect(again.session?.seq).toBe(2);
+    expect(again?.message.seq).toBe(2);
+    expect(again?.session.seq).toBe(2);
     expect(await s.findMessageByBridgeId('slack', 'p-1')).toBeNull();
     expect((await s.getMessages(session.id)).map((m) => [m.content, m.seq])).toEqual([['v2', 2]]);
   });
 
-  it('an unknown session stays unknown; its message is stored without a seq', async () => {
+  it('an unknown session stays unknown and nothing is stored for it', async () => {
     const { s } = await open();
-    const result = await s.saveMessageWithSession(makeMessage('ses_nobody'), { lastActivity: new Date() });
-    expect(result.session).toBeNull();
-    expect(result.message.seq).toBeUndefined();
+    const message = makeMessage('ses_nobody');
+    expect(await s.saveMessageWithSession(message, { lastActivity: new Date() })).toBeNull();
     expect(await s.getSession('ses_nobody')).toBeNull();
-    expect((await s.getMessages('ses_nobody')).map((m) => m.id)).toEqual([result.message.id]);
+    expect(await s.getMessages('ses_nobody')).toEqual([]);
+    expect(await s.getMessage(message.id)).toBeNull();
+    // The same with bridge references (the transaction path).
+    const withRefs = makeMessage('ses_nobody', { bridgeMessageIds: { slack: 'p-9' } });
+    expect(await s.saveMessageWithSession(withRefs, { lastActivity: new Date() })).toBeNull();
+    expect(await s.findMessageByBridgeId('slack', 'p-9')).toBeNull();
   });
 
   it('parallel saveMessageWithSession calls on one session get distinct numbers 1..n', async () => {

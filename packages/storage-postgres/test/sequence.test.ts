@@ -154,7 +154,7 @@ describe.skipIf(pgService.skip)('PostgresStorage sequence numbers', () => {
         const saved =
           i % 2 === 0
             ? await s.saveMessage(message)
-            : (await s.saveMessageWithSession(message, { lastActivity: new Date() })).message;
+            : (await s.saveMessageWithSession(message, { lastActivity: new Date() }))!.message;
         mine.push(saved.id);
         if (i % 4 === 3) {
           await s.updateMessage(mine[i - 2]!, { content: `w${w} m${i - 2} edited`, updatedAt: new Date() });

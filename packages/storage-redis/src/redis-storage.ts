@@ -364,23 +364,20 @@ export class RedisStorage implements Storage {
   /**
    * Stores a message and applies `sessionPatch` to its session in one script (atomic, one
    * round trip): the message gets the session's next `seq`, the session its new fields and
-   * index positions. For an unknown session the message is stored all the same and the
-   * session is `null`.
+   * index positions. For an unknown session nothing is stored and the answer is `null`.
    */
   async saveMessageWithSession(
     message: Message,
     sessionPatch: SessionPatch,
-  ): Promise<{ message: Message; session: Session | null }> {
+  ): Promise<{ message: Message; session: Session } | null> {
     const args = messageArgs(message);
     const result = (await this.run('saveMessageWithSession', 'saveMessageWithSession', [
       args.length,
       ...args,
       ...sessionPatchArgs(sessionPatch),
-    ])) as unknown[];
-    return {
-      message: { ...message, seq: Number(result[0]) },
-      session: result[1] ? decodeSession(pairsToHash(result[1])) : null,
-    };
+    ])) as [unknown, unknown] | null;
+    if (!result) return null;
+    return { message: { ...message, seq: Number(result[0]) }, session: decodeSession(pairsToHash(result[1])) };
   }
 
   /**

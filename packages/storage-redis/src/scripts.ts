@@ -360,16 +360,16 @@ return seq
  * platformId]... [field value]..., nMessageArgs values> <session patch: lastActivityMs|''
  * status|'' replaceThreads(0|1) nThreads [bridge threadId]... [field value]...>.
  * Stores the message (next seq of its session) and patches its session in one atomic step.
- * Returns { seq, session hash }, or { seq } when the session does not exist (the message is
- * stored all the same).
+ * Returns { seq, session hash }, or false (nil) and stores nothing when the session does not
+ * exist.
  */
 const SAVE_MESSAGE_WITH_SESSION = `
 local last = 3 + tonumber(ARGV[3])
 local sid = ARGV[5]
+if redis.call('EXISTS', P .. 'session:' .. sid) == 0 then return false end
 local seq = putMessage(4, last)
-local patched = patchSession(sid, last + 1)
+patchSession(sid, last + 1)
 touch(sid)
-if not patched then return { seq } end
 return { seq, redis.call('HGETALL', P .. 'session:' .. sid) }
 `;
 

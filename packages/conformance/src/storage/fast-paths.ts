@@ -60,28 +60,50 @@ export function fastPathTests(options: StorageConformanceOptions): void {
       const message = makeMessage(session.id, { content: 'hello' });
       const at = new Date(message.timestamp.getTime());
       const result = await s.saveMessageWithSession(message, { lastActivity: at, hasVisitorMessage: true });
+      if (!result) throw new Error('saveMessageWithSession answered null for an existing session');
       expect(result.message.id).toBe(message.id);
       expect(result.message.content).toBe('hello');
-      expect(result.session?.hasVisitorMessage).toBe(true);
-      expect(result.session?.lastActivity.getTime()).toBe(at.getTime());
+      expect(result.session.id).toBe(session.id);
+      expect(result.session.hasVisitorMessage).toBe(true);
+      expect(result.session.lastActivity.getTime()).toBe(at.getTime());
       const [listed] = await s.getMessages(session.id);
       expect(listed?.id).toBe(message.id);
       if (typeof result.message.seq === 'number') {
         expect(listed?.seq).toBe(result.message.seq);
-        expect(result.session?.seq).toBe(result.message.seq);
+        expect(result.session.seq).toBe(result.message.seq);
       }
       expect((await s.getSession(session.id))?.hasVisitorMessage).toBe(true);
     });
 
-    it('saveMessageWithSession for an unknown session stores the message and answers a null session', async (ctx) => {
+    it('saveMessageWithSession for an unknown session stores nothing and answers null', async (ctx) => {
       const s = await open();
       if (!has(s, 'saveMessageWithSession')) return ctx.skip();
       const sessionId = 'ses_nosuchsession000000000000';
-      const result = await s.saveMessageWithSession(makeMessage(sessionId, { content: 'orphan' }), {
-        lastActivity: new Date(),
+      const message = makeMessage(sessionId, { content: 'orphan' });
+      const result = await s.saveMessageWithSession(message, { lastActivity: new Date(), hasVisitorMessage: true });
+      expect(result ?? null).toBeNull();
+      expect(await s.getMessages(sessionId)).toEqual([]);
+      if (has(s, 'getMessage')) expect((await s.getMessage(message.id)) ?? null).toBeNull();
+      expect(await s.getSession(sessionId)).toBeNull();
+    });
+
+    it('saveMessageWithSession reopens a closed session with an unconditional patch', async (ctx) => {
+      const s = await open();
+      if (!has(s, 'saveMessageWithSession')) return ctx.skip();
+      const closedAt = new Date(Date.now() - 60_000);
+      const session = makeSession({ status: 'closed', closedAt, hasVisitorMessage: true });
+      await s.createSession(session);
+      const message = makeMessage(session.id, { content: 'back again' });
+      const result = await s.saveMessageWithSession(message, {
+        lastActivity: message.timestamp,
+        hasVisitorMessage: true,
+        status: 'open',
       });
-      expect(result.session ?? null).toBeNull();
-      expect((await s.getMessages(sessionId)).map((m: Message) => m.content)).toEqual(['orphan']);
+      expect(result?.session.status).toBe('open');
+      const read = await s.getSession(session.id);
+      expect(read?.status).toBe('open');
+      expect(read?.hasVisitorMessage).toBe(true);
+      expect((await s.getMessages(session.id)).map((m: Message) => m.content)).toEqual(['back again']);
     });
   });
 }
