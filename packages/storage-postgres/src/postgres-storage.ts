@@ -145,6 +145,9 @@ function saveMessageWithSessionSql(t: TableNames, sets: string): string {
     FROM s JOIN m ON true`;
 }
 
+/** The SQL of `sessions.activity_minute` for a timestamptz expression (the generated column's formula). */
+const ACTIVITY_MINUTE = (expr: string) => `date_trunc('minute', ${expr} AT TIME ZONE 'UTC')`;
+
 /** The message as stored: the given one with the sequence number the database assigned. */
 function withSeq(message: Message, seq: unknown): Message {
   const stored = { ...message };
@@ -453,7 +456,11 @@ export class PostgresStorage implements Storage {
     return rows[0] ? sessionFromRow(rows[0]) : null;
   }
 
-  /** Sessions by most recent activity first (ties by id). */
+  /**
+   * Sessions by most recent activity first (ties by id). The activity indexes hold the minute
+   * of `last_activity` (see migration 6): each bound is also applied to that minute so the
+   * index range is used, and the rows of one minute are sorted by the exact time.
+   */
   async listSessions(query: SessionQuery = {}): Promise<Session[]> {
     const where: string[] = [];
     const params: unknown[] = [];
@@ -463,15 +470,17 @@ export class PostgresStorage implements Storage {
     }
     if (query.before) {
       params.push(query.before);
-      where.push(`last_activity < $${params.length}`);
+      const p = `$${params.length}::timestamptz`;
+      where.push(`last_activity < ${p}`, `activity_minute <= ${ACTIVITY_MINUTE(p)}`);
     }
     if (query.since) {
       params.push(query.since);
-      where.push(`last_activity >= $${params.length}`);
+      const p = `$${params.length}::timestamptz`;
+      where.push(`last_activity >= ${p}`, `activity_minute >= ${ACTIVITY_MINUTE(p)}`);
     }
     let text = `SELECT ${SESSION_SELECT} FROM ${this.t.sessions}`;
     if (where.length > 0) text += ` WHERE ${where.join(' AND ')}`;
-    text += ' ORDER BY last_activity DESC, id ASC';
+    text += ' ORDER BY activity_minute DESC, last_activity DESC, id ASC';
     if (query.limit !== undefined) {
       params.push(Math.max(0, Math.floor(query.limit)));
       text += ` LIMIT $${params.length}`;
@@ -505,7 +514,8 @@ export class PostgresStorage implements Storage {
     const t = this.t;
     const rows = await this.query(
       'cleanupOldSessions',
-      `WITH s AS (DELETE FROM ${t.sessions} WHERE last_activity < $1 RETURNING id),
+      `WITH s AS (DELETE FROM ${t.sessions}
+          WHERE activity_minute <= ${ACTIVITY_MINUTE('$1::timestamptz')} AND last_activity < $1 RETURNING id),
         m AS (DELETE FROM ${t.messages} WHERE session_id IN (SELECT id FROM s)),
         bm AS (DELETE FROM ${t.bridgeMessages} WHERE session_id IN (SELECT id FROM s)),
         bt AS (DELETE FROM ${t.bridgeThreads} WHERE session_id IN (SELECT id FROM s)),

@@ -162,10 +162,10 @@ describe.skipIf(pgService.skip)('PostgresStorage hot-path statements', () => {
         s.saveMessageWithSession(makeMessage(session.id, { content: `m${i}` }), { lastActivity: new Date() }),
       ),
     );
-    expect(results.map((r) => r.message.seq).sort((a, b) => a! - b!)).toEqual(
+    expect(results.map((r) => r?.message.seq).sort((a, b) => a! - b!)).toEqual(
       Array.from({ length: 60 }, (_, i) => i + 1),
     );
-    for (const r of results) expect(r.session?.seq).toBe(r.message.seq);
+    for (const r of results) expect(r?.session.seq).toBe(r?.message.seq);
     expect((await s.getSession(session.id))?.seq).toBe(60);
   });
 });

@@ -377,7 +377,8 @@ export class RedisStorage implements Storage {
       ...sessionPatchArgs(sessionPatch),
     ])) as [unknown, unknown] | null;
     if (!result) return null;
-    return { message: { ...message, seq: Number(result[0]) }, session: decodeSession(pairsToHash(result[1])) };
+    const session = decodeSession(pairsToHash(result[1]));
+    return session ? { message: { ...message, seq: Number(result[0]) }, session } : null;
   }
 
   /**
