@@ -10,6 +10,7 @@ import {
   type Session,
   type SessionPatch,
   type SessionQuery,
+  type SessionTouch,
   type Storage,
   StorageError,
   ValidationError,
@@ -57,11 +58,16 @@ const READ_BATCH = 1_000;
 const PING_TIMEOUT_MS = 5_000;
 
 /**
- * A bridge name becomes part of a field path (`bridgeThreads.telegram`), so it must not hold
- * a `.` (a path separator) or start with `$` (an operator).
+ * Whether `name` can be the last step of a field path (`bridgeThreads.<name>`,
+ * `metadata.<name>`): non-empty, no `.` (a path separator), no leading `$` (an operator).
  */
+function isFieldName(name: string): boolean {
+  return name.length > 0 && !name.includes('.') && !name.startsWith('$') && !name.includes('\0');
+}
+
+/** A bridge name becomes part of a field path (`bridgeThreads.telegram`). */
 function isValidBridgeName(bridge: string): boolean {
-  return bridge.length > 0 && !bridge.includes('.') && !bridge.startsWith('$') && !bridge.includes('\0');
+  return isFieldName(bridge);
 }
 
 function assertBridgeName(bridge: string): void {
@@ -296,6 +302,62 @@ export class MongoStorage implements Storage {
     });
   }
 
+  /**
+   * A returning visitor's `/connect`: one `findOneAndUpdate`, filtered by `id` and `visitorId`,
+   * that sets `lastActivity` and `metadata.<key>` for each key of `touch.metadata`, except the
+   * `touch.keepKeys` the stored metadata already has (their stored values stay). Other stored
+   * metadata keys are not touched. `null`, with nothing changed, for an unknown session or
+   * another visitor's.
+   *
+   * Which kept keys are stored is assumed (all of those given, as after a first connect that
+   * stored them) and checked in the filter with `$exists`; when the guess is wrong, the session
+   * is read and the write runs again with what is stored. Top-level metadata keys must be field
+   * names (no `.`, no leading `$`): values, nested objects included, are stored as they are.
+   *
+   * @throws ValidationError for a metadata key that is not a field name (nothing is changed).
+   */
+  touchSession(sessionId: string, visitorId: string, touch: SessionTouch): Promise<Session | null> {
+    return this.run('touchSession', async () => {
+      const entries = Object.entries(touch.metadata ?? {}).filter(([, value]) => value !== undefined);
+      for (const [key] of entries) {
+        if (!isFieldName(key)) {
+          throw new ValidationError(
+            `${PACKAGE_NAME}: touchSession metadata key ${JSON.stringify(key)} is not supported: it must be non-empty, contain no "." and not start with "$" (nested keys inside a value may)`,
+          );
+        }
+      }
+      const keepKeys = new Set(touch.keepKeys);
+      // The kept keys that matter: those this touch would otherwise overwrite.
+      const guarded = entries.map(([key]) => key).filter((key) => keepKeys.has(key));
+      let stored: ReadonlySet<string> = new Set(guarded);
+      for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+        const filter: Filter<SessionDoc> = { id: sessionId, visitorId };
+        for (const key of guarded) filter[`metadata.${key}`] = { $exists: stored.has(key) };
+        const set: Document = { lastActivity: touch.lastActivity };
+        for (const [key, value] of entries) if (!stored.has(key)) set[`metadata.${key}`] = value;
+        const updated = await this.sessions.findOneAndUpdate(
+          filter,
+          { $set: set },
+          { returnDocument: 'after', ...SESSION_READ },
+        );
+        if (updated) return toSession(updated);
+        if (guarded.length === 0) return null;
+        // No match: an unknown session, another visitor's, or a wrong guess about the kept keys.
+        const current = await this.sessions.findOne(
+          { id: sessionId, visitorId },
+          { projection: { _id: 0, metadata: 1 } },
+        );
+        if (!current) return null;
+        const metadata: object = current.metadata ?? {};
+        stored = new Set(guarded.filter((key) => Object.hasOwn(metadata, key)));
+      }
+      throw new StorageError(
+        `${PACKAGE_NAME}: touchSession could not update session ${sessionId}: which of its metadata keys are stored kept changing under concurrent writes; try again`,
+        { code: 'STORAGE_CONFLICT' },
+      );
+    });
+  }
+
   /** The visitor's most recently active session (ties: newest created), or `null`. */
   getSessionByVisitorId(visitorId: string): Promise<Session | null> {
     return this.run('getSessionByVisitorId', async () =>
@@ -404,6 +466,41 @@ export class MongoStorage implements Storage {
       });
       await this.indexBridgeMessages(message.id, message.sessionId, message.bridgeMessageIds);
       return stored;
+    });
+  }
+
+  /**
+   * Stores a new message and patches its session. The patch is `$set` (its top-level keys, as
+   * in `updateSession`: keys set to `undefined`, `seq` and the fixed keys are left alone) in the
+   * same `findOneAndUpdate` that takes the session's next `seq`, so an unknown session is neither
+   * patched nor given a message: nothing is stored and the answer is `null`. Then the message is
+   * written with that `seq` (an upsert by `id`, as in `saveMessage`) and the number is published
+   * as the session's `seq`. Writes of one session keep `saveMessage`'s order (see
+   * `SessionSequencer`). Returns the message as stored and the session after the patch.
+   *
+   * @throws ValidationError for a patch key that is not a field name or a bridge name with `.`
+   * or a leading `$` (nothing is stored).
+   */
+  saveMessageWithSession(
+    message: Message,
+    sessionPatch: SessionPatch,
+  ): Promise<{ message: Message; session: Session } | null> {
+    return this.run('saveMessageWithSession', async () => {
+      assertBridgeNames(message.bridgeMessageIds);
+      assertBridgeNames(sessionPatch.bridgeThreads);
+      const set = toSet(sessionPatch, FIXED_SESSION_KEYS);
+      const { seq: _assigned, ...fields } = message;
+      const written = await this.sequencer.writePatched(message.sessionId, set, async (seq) => {
+        const doc: Message = { ...fields, seq };
+        await this.messages.replaceOne({ id: message.id }, doc, { upsert: true });
+        return doc;
+      });
+      if (!written) return null;
+      await Promise.all([
+        this.indexBridgeMessages(message.id, message.sessionId, message.bridgeMessageIds),
+        this.indexThreads(message.sessionId, sessionPatch.bridgeThreads),
+      ]);
+      return { message: written.result, session: written.session };
     });
   }
 

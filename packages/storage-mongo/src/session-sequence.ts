@@ -1,5 +1,5 @@
 import type { Session } from '@pocketping/core';
-import type { Collection } from 'mongodb';
+import type { Collection, Document } from 'mongodb';
 
 /**
  * A session document as stored: the model plus `seqIssued`, the highest message sequence number
@@ -19,7 +19,8 @@ export const SEQUENCE_KEYS: ReadonlySet<string> = new Set(['seq', 'seqIssued']);
  *
  * Each write of a message takes the session's next number with one `findOneAndUpdate` that
  * `$inc`s `seqIssued` on the session document (atomic, so no two writes of a session ever share
- * a number, across any number of processes), writes the message carrying it, and then raises the
+ * a number, across any number of processes; `saveMessageWithSession` patches the session in that
+ * same write), writes the message carrying it, and then raises the
  * session's `seq` to it with `$max`. The counter and the message are two documents, so this is
  * not one atomic step, and the guarantee is:
  *
@@ -49,8 +50,52 @@ export class SessionSequencer {
    * then publishes the number as the session's `seq`.
    */
   write<T>(sessionId: string, write: (seq: number | undefined) => Promise<T>): Promise<T> {
+    return this.serialize(sessionId, async () => {
+      const issued = await this.sessions.findOneAndUpdate(
+        { id: sessionId },
+        { $inc: { seqIssued: 1 } },
+        { returnDocument: 'after', projection: { _id: 0, seqIssued: 1 } },
+      );
+      const seq = issued?.seqIssued;
+      const result = await write(seq);
+      if (seq !== undefined) await this.publish(sessionId, seq);
+      return result;
+    });
+  }
+
+  /**
+   * Like `write`, but the same `findOneAndUpdate` that takes the number also `$set`s `set` on
+   * the session (a patch of top-level keys, or nothing). When the session does not exist
+   * nothing is changed, `write` is not called and the answer is `null`. Otherwise `write` runs
+   * with the number and the session as patched, and the answer is `write`'s result with the
+   * session as it is once the number is published.
+   */
+  writePatched<T>(
+    sessionId: string,
+    set: Document | undefined,
+    write: (seq: number) => Promise<T>,
+  ): Promise<{ result: T; session: Session } | null> {
+    return this.serialize(sessionId, async () => {
+      const patched = await this.sessions.findOneAndUpdate(
+        { id: sessionId },
+        set ? { $inc: { seqIssued: 1 }, $set: set } : { $inc: { seqIssued: 1 } },
+        { returnDocument: 'after', projection: { _id: 0 } },
+      );
+      const seq = patched?.seqIssued;
+      if (!patched || seq === undefined) return null;
+      const result = await write(seq);
+      await this.publish(sessionId, seq);
+      // What the `$max` just did, without reading the session again: within this process every
+      // earlier write of the session has published already, so this number is the highest.
+      const session = toSession({ ...patched, seq: Math.max(patched.seq ?? 0, seq) })!;
+      return { result, session };
+    });
+  }
+
+  /** Runs `fn` once every earlier write of the same session in this process has finished. */
+  private serialize<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(sessionId) ?? Promise.resolve();
-    const result = previous.then(() => this.numbered(sessionId, write));
+    const result = previous.then(fn);
     const tail = result.then(
       () => undefined,
       () => undefined,
@@ -62,17 +107,9 @@ export class SessionSequencer {
     return result;
   }
 
-  private async numbered<T>(sessionId: string, write: (seq: number | undefined) => Promise<T>): Promise<T> {
-    const issued = await this.sessions.findOneAndUpdate(
-      { id: sessionId },
-      { $inc: { seqIssued: 1 } },
-      { returnDocument: 'after', projection: { _id: 0, seqIssued: 1 } },
-    );
-    const seq = issued?.seqIssued;
-    const result = await write(seq);
-    // `$max`: a number published by another process meanwhile is never lowered.
-    if (seq !== undefined) await this.sessions.updateOne({ id: sessionId }, { $max: { seq } });
-    return result;
+  /** Raises the session's `seq` to `seq`; `$max`, so a number published by another process meanwhile is never lowered. */
+  private async publish(sessionId: string, seq: number): Promise<void> {
+    await this.sessions.updateOne({ id: sessionId }, { $max: { seq } });
   }
 }
 
