@@ -85,6 +85,13 @@ export class MemoryStorage implements Storage {
     }
   }
 
+  async createSessionForVisitor(session: Session): Promise<{ session: Session; created: boolean }> {
+    const existing = await this.getSessionByVisitorId(session.visitorId);
+    if (existing) return { session: existing, created: false };
+    await this.createSession(session);
+    return { session: (await this.getSession(session.id))!, created: true };
+  }
+
   async getSession(sessionId: string): Promise<Session | null> {
     const s = this.sessions.get(sessionId);
     return s ? this.readSession(s) : null;

@@ -931,10 +931,23 @@ export class PocketPing {
         if (found && found.visitorId === req.visitorId) session = found;
       }
     }
-    if (!session) session = await this.storageAccess.getSessionByVisitorId(req.visitorId);
-
     let created = false;
-    if (session && !touched) {
+    if (!session) {
+      // The visitor's newest session, or a new one stored in the same step when it has none.
+      const fresh: Session = {
+        id: generateId('ses'),
+        visitorId: req.visitorId,
+        createdAt: now,
+        lastActivity: now,
+        status: 'open',
+        metadata,
+        ...(identity ? { identity } : {}),
+      };
+      const found = await this.storageAccess.createSessionForVisitor(fresh);
+      session = found.session;
+      created = found.created;
+    }
+    if (!created && !touched) {
       const keep = session.metadata ?? {};
       const merged = { ...keep, ...metadata };
       // Server-side facts already known survive a refresh (PROTOCOL.md §2.9, §3.1 step 4): the
@@ -948,18 +961,6 @@ export class PocketPing {
       const identityChanged = identity && JSON.stringify(identity) !== JSON.stringify(session.identity);
       session = updated ?? session;
       if (identityChanged) await this.afterIdentityChange(session, identity!);
-    } else if (!session) {
-      session = {
-        id: generateId('ses'),
-        visitorId: req.visitorId,
-        createdAt: now,
-        lastActivity: now,
-        status: 'open',
-        metadata,
-        ...(identity ? { identity } : {}),
-      };
-      await this.storageAccess.createSession(session);
-      created = true;
     }
     this.rememberSession(session.id);
 

@@ -131,6 +131,20 @@ export class StorageAccess {
     return s ?? null;
   }
 
+  /**
+   * The visitor's newest session, or `session` stored as new when the visitor has none (one
+   * step when the storage can).
+   */
+  async createSessionForVisitor(session: Session): Promise<{ session: Session; created: boolean }> {
+    if (this.storage.createSessionForVisitor) {
+      return this.call('createSessionForVisitor', () => this.storage.createSessionForVisitor!(session));
+    }
+    const existing = await this.getSessionByVisitorId(session.visitorId);
+    if (existing) return { session: existing, created: false };
+    await this.createSession(session);
+    return { session, created: true };
+  }
+
   /** Whether the storage has the combined write, which checks that the session exists by itself. */
   get savesMessageWithSession(): boolean {
     return typeof this.storage.saveMessageWithSession === 'function';

@@ -164,6 +164,14 @@ export interface Storage {
    */
   touchSession?(sessionId: string, visitorId: string, touch: SessionTouch): Promise<Session | null | undefined>;
   /**
+   * Fast path of a `/connect` without a known session, one round trip instead of a lookup and
+   * an insert: when `session.visitorId` already has a session, returns the newest one (like
+   * `getSessionByVisitorId`) with `created: false` and stores nothing; otherwise stores
+   * `session` (like `createSession`) and returns it with `created: true`. Without it:
+   * `getSessionByVisitorId`, then `createSession`.
+   */
+  createSessionForVisitor?(session: Session): Promise<{ session: Session; created: boolean }>;
+  /**
    * Stores a new message and applies `sessionPatch` to its session in one atomic step, one round
    * trip instead of two. Returns the stored message (with `seq` when the storage assigns them)
    * and the updated session. When the session does not exist nothing is stored and the answer
@@ -244,6 +252,7 @@ export const OPTIONAL_STORAGE_METHODS = [
   'deleteSession',
   'cleanupOldSessions',
   'touchSession',
+  'createSessionForVisitor',
   'saveMessageWithSession',
   'getMessage',
   'updateMessage',

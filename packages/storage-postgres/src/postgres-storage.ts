@@ -128,6 +128,23 @@ function touchSessionSql(t: TableNames, durable: boolean): string {
 }
 
 /**
+ * `/connect` without a known session, in one statement: the visitor's newest session if there
+ * is one (as `getSessionByVisitorId` finds it), else the new row ($1.. in column order) is
+ * inserted. The outer select always yields one row: `created`, and the existing session's
+ * columns (all null when the row was inserted).
+ */
+function createSessionForVisitorSql(t: TableNames): string {
+  const names = SESSION_COLUMNS.map((c) => c.column).join(', ');
+  const values = SESSION_COLUMNS.map((c, i) => placeholder(c, i + 1)).join(', ');
+  const visitorParam = SESSION_COLUMNS.findIndex((c) => c.key === 'visitorId') + 1;
+  return `WITH e AS (SELECT ${SESSION_SELECT} FROM ${t.sessions} WHERE visitor_id = $${visitorParam}
+      ORDER BY created_at DESC, id DESC LIMIT 1),
+    i AS (INSERT INTO ${t.sessions} (${names}) SELECT ${values} WHERE NOT EXISTS (SELECT 1 FROM e) RETURNING id)
+    SELECT EXISTS (SELECT 1 FROM i) AS created, ${selectList(SESSION_READ_COLUMNS, 'e')}
+    FROM (SELECT 1) AS one LEFT JOIN e ON true`;
+}
+
+/**
  * `saveMessageSql` plus a session patch, in one statement: the CTE that takes the session's
  * next sequence number also writes the patched columns (parameters after the message's) and
  * returns the updated session; the message is inserted only from that CTE's row, so for an
@@ -185,6 +202,7 @@ export class PostgresStorage implements Storage {
   private readonly statementNames = new Map<string, string>();
   private readonly sql: {
     upsertSession: string;
+    createSessionForVisitor: string;
     saveMessage: string;
     touchSession: string;
     upsertAttachment: string;
@@ -224,6 +242,7 @@ export class PostgresStorage implements Storage {
     const t = this.t;
     this.sql = {
       upsertSession: upsertSql(t.sessions, SESSION_COLUMNS),
+      createSessionForVisitor: createSessionForVisitorSql(t),
       saveMessage: saveMessageSql(t),
       touchSession: touchSessionSql(t, settings.durableTouches),
       upsertAttachment: upsertSql(t.attachments, ATTACHMENT_COLUMNS),
@@ -398,6 +417,31 @@ export class PostgresStorage implements Storage {
       await client.query(this.sql.upsertSession, params);
       await this.replaceThreadRefs(client, session.id, session.bridgeThreads ?? {});
     });
+  }
+
+  /**
+   * The visitor's newest session (`created: false`, nothing stored), or `session` stored as new
+   * when the visitor has none: one statement (see `createSessionForVisitorSql`). A session that
+   * comes with bridge threads takes the lookup-then-`createSession` way.
+   */
+  async createSessionForVisitor(session: Session): Promise<{ session: Session; created: boolean }> {
+    if (Object.keys(session.bridgeThreads ?? {}).length > 0) {
+      const existing = await this.getSessionByVisitorId(session.visitorId);
+      if (existing) return { session: existing, created: false };
+      await this.createSession(session);
+      return { session: { ...session, seq: 0 }, created: true };
+    }
+    const params = rowParams(SESSION_COLUMNS, { ...session, metadata: session.metadata ?? {} });
+    const [row] = await this.query(
+      'createSessionForVisitor',
+      this.prepared(this.sql.createSessionForVisitor),
+      params,
+    );
+    if (row?.created) {
+      const { seq: _ignored, ...stored } = session;
+      return { session: { ...stored, seq: 0 }, created: true };
+    }
+    return { session: sessionFromRow(row!), created: false };
   }
 
   /** Reads a session, or `null`. */

@@ -4,7 +4,10 @@ import { makeMessage, makeSession } from '../fixtures.js';
 import { has, useStorage } from './harness.js';
 import type { StorageConformanceOptions } from './types.js';
 
-/** The optional one-round-trip methods of the request hot paths: `touchSession`, `saveMessageWithSession`. */
+/**
+ * The optional one-round-trip methods of the request hot paths: `touchSession`,
+ * `createSessionForVisitor`, `saveMessageWithSession`.
+ */
 export function fastPathTests(options: StorageConformanceOptions): void {
   describe('hot-path methods', () => {
     const open = useStorage(options);
@@ -50,6 +53,39 @@ export function fastPathTests(options: StorageConformanceOptions): void {
       const read = await s.getSession(session.id);
       expect(read?.metadata).toEqual({ url: 'https://a.example/one' });
       expect(read?.lastActivity.getTime()).toBe(session.lastActivity.getTime());
+    });
+
+    it('createSessionForVisitor stores a new session when the visitor has none', async (ctx) => {
+      const s = await open();
+      if (!has(s, 'createSessionForVisitor')) return ctx.skip();
+      const session = makeSession({ metadata: { url: 'https://a.example/first', ip: '203.0.113.7' } });
+      const result = await s.createSessionForVisitor(session);
+      expect(result.created).toBe(true);
+      expect(result.session.id).toBe(session.id);
+      expect(result.session.visitorId).toBe(session.visitorId);
+      const read = await s.getSession(session.id);
+      expect(read?.metadata).toEqual(session.metadata);
+      expect(read?.createdAt.getTime()).toBe(session.createdAt.getTime());
+      if (has(s, 'getSessionByVisitorId')) expect((await s.getSessionByVisitorId(session.visitorId))?.id).toBe(session.id);
+    });
+
+    it("createSessionForVisitor answers the visitor's newest session and stores nothing when it has one", async (ctx) => {
+      const s = await open();
+      if (!has(s, 'createSessionForVisitor')) return ctx.skip();
+      const visitorId = 'v-returning-visitor';
+      const older = makeSession({ visitorId, createdAt: new Date(Date.now() - 120_000) });
+      const newer = makeSession({ visitorId, createdAt: new Date(Date.now() - 60_000), metadata: { url: 'https://kept' } });
+      await s.createSession(older);
+      await s.createSession(newer);
+      const attempt = makeSession({ visitorId, metadata: { url: 'https://not-stored' } });
+      const result = await s.createSessionForVisitor(attempt);
+      expect(result.created).toBe(false);
+      expect(result.session.id).toBe(newer.id);
+      expect(result.session.metadata).toEqual({ url: 'https://kept' });
+      expect(await s.getSession(attempt.id)).toBeNull();
+      // Another visitor is not affected.
+      const other = await s.createSessionForVisitor(makeSession());
+      expect(other.created).toBe(true);
     });
 
     it('saveMessageWithSession stores the message and patches its session in one step', async (ctx) => {
