@@ -5,11 +5,11 @@ import type { RawData, WebSocket } from 'ws';
 export const CLOSE_FORBIDDEN = 4003;
 
 /**
- * The keep-alive round is spread over this many ticks (every 100 ms with the default 25 s
- * interval): at 10,000 sockets a tick sends 40 pings, a fraction of a millisecond, instead of
- * a burst that would delay the replies in flight.
+ * The keep-alive round advances every this many milliseconds: with the default 25 s interval
+ * and 10,000 sockets a tick sends 4 pings, tens of microseconds, instead of a burst that would
+ * delay the replies in flight (the round is spread evenly over the interval).
  */
-const PING_SLICES = 250;
+const PING_TICK_MS = 10;
 
 interface Entry {
   socket: WebSocket;
@@ -51,8 +51,8 @@ function onError(): void {
  * The WebSockets of one mounted PocketPing: attaches each to its session, pings them from one
  * timer (a timer per socket would cost memory at 10,000 widgets), drops the dead ones, and
  * closes them with a reconnectable code on shutdown. Each socket is pinged once per
- * `pingIntervalMs`, but the round is spread over 250 ticks so that a large number of sockets
- * never stalls the event loop (and the replies in flight) for a whole sweep. Shared by the
+ * `pingIntervalMs`, but the round is spread over ticks 10 ms apart so that a large number of
+ * sockets never stalls the event loop (and the replies in flight) for a whole sweep. Shared by the
  * Fastify plugin and the Express adapter.
  *
  * The sockets live in an array walked by a cursor. A closed socket leaves a hole at once (no
@@ -64,6 +64,8 @@ export class WidgetSocketServer {
   private readonly list: (Entry | undefined)[] = [];
   private live = 0;
   private timer?: ReturnType<typeof setInterval>;
+  /** `start()` was called; the timer itself only runs while there are sockets. */
+  private started = false;
   /** Next position of the current keep-alive round, and the ticks it has left. */
   private cursor = 0;
   private roundLeft = 0;
@@ -74,7 +76,7 @@ export class WidgetSocketServer {
     private readonly pp: PocketPing,
     private readonly options: { pingIntervalMs: number; maxBufferedBytes: number },
   ) {
-    this.slices = Math.max(1, Math.min(PING_SLICES, Math.floor(options.pingIntervalMs / 10)));
+    this.slices = Math.max(1, Math.floor(options.pingIntervalMs / PING_TICK_MS));
   }
 
   /** Number of open widget sockets. */
@@ -82,8 +84,14 @@ export class WidgetSocketServer {
     return this.live;
   }
 
+  /** Starts the keep-alive (its timer runs while at least one socket is open). */
   start(): void {
-    if (this.timer) return;
+    this.started = true;
+    if (this.list.length > 0) this.startTimer();
+  }
+
+  private startTimer(): void {
+    if (this.timer || !this.started) return;
     const tickMs = Math.max(1, Math.floor(this.options.pingIntervalMs / this.slices));
     this.timer = setInterval(() => this.tick(), tickMs);
     this.timer.unref();
@@ -103,6 +111,7 @@ export class WidgetSocketServer {
     const entry: Entry = { socket, handle, alive: true, index: this.list.length, server: this };
     this.list.push(entry);
     this.live++;
+    this.startTimer();
     // Shared listeners (the socket is `this`) find their entry on the socket: no closures per
     // socket, which counts at 10,000 widgets.
     (socket as SocketWithEntry)[ENTRY] = entry;
@@ -132,12 +141,19 @@ export class WidgetSocketServer {
     this.list.length = w;
   }
 
-  /** One slice of the keep-alive round (about 1/250 of the sockets); each is pinged once a round. */
+  /** One slice of the keep-alive round (10 ms worth of it); each socket is pinged once a round. */
   private tick(): void {
     if (this.roundLeft <= 0) {
       this.compact();
       this.cursor = 0;
       this.roundLeft = this.slices;
+      if (this.list.length === 0) {
+        // Nobody to ping: no wake-ups until the next socket arrives.
+        clearInterval(this.timer);
+        this.timer = undefined;
+        this.roundLeft = 0;
+        return;
+      }
     }
     let budget = Math.ceil(Math.max(0, this.list.length - this.cursor) / this.roundLeft);
     this.roundLeft--;
@@ -161,6 +177,7 @@ export class WidgetSocketServer {
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.started = false;
     for (const entry of [...this.list]) entry?.socket.close(CLOSE_RESTART, 'server restarting');
   }
 }
