@@ -13,7 +13,7 @@ function configError(error: z.ZodError): ValidationError {
   const detail = error.issues
     .map((issue) => {
       if (issue.code === 'unrecognized_keys') {
-        return `storage has unknown key(s) ${issue.keys.join(', ')}: use url, schema, tablePrefix, poolSize, durableTouches`;
+        return `storage has unknown key(s) ${issue.keys.join(', ')}: use url, schema, tablePrefix, poolSize, durableTouches, batchSize`;
       }
       return `storage.${issue.path.join('.')} ${issue.message}`;
     })
@@ -29,7 +29,7 @@ function parseConfig(options: Record<string, unknown>) {
 
 /**
  * Entry point for `pocketping-server`: builds the storage and its event bus from the YAML
- * section `storage: { type: postgres, url, schema?, tablePrefix?, poolSize?, durableTouches? }` (without `type`).
+ * section `storage: { type: postgres, url, schema?, tablePrefix?, poolSize?, durableTouches?, batchSize? }` (without `type`).
  * The event bus shares the storage's pool. Throws `ValidationError` naming the bad key.
  *
  * @example
@@ -48,6 +48,7 @@ export function createStorageFromConfig(
     tablePrefix: config.tablePrefix,
     poolSize: config.poolSize,
     durableTouches: config.durableTouches,
+    batchSize: config.batchSize,
   });
   const eventBus = new PostgresEventBus({ pool: storage.pool, schema: config.schema, tablePrefix: config.tablePrefix });
   return { storage, eventBus };

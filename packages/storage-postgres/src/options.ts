@@ -69,6 +69,14 @@ export const PostgresStorageOptionsSchema = PostgresLocationSchema.extend({
    * @default false
    */
   durableTouches: z.boolean().default(false),
+  /**
+   * Most calls of one kind (returning visitors' touches) grouped into one statement when the
+   * database is busy: while half the pool is running such statements, new calls queue and the
+   * next statement carries all of them, so a burst pays one round trip and one commit per batch.
+   * Under light load every call still goes out at once, alone. `1` turns grouping off.
+   * @default 64
+   */
+  batchSize: z.number().int().min(1).max(1000).default(64),
 }).refine(exactlyOneConnection, { message: CONNECTION_MESSAGE, path: ['url'] });
 
 /** Options of `new PostgresStorage(options)`, as given by the caller. */
@@ -138,6 +146,12 @@ export const PostgresConfigSchema = z.strictObject({
    * @default false
    */
   durableTouches: z.boolean().default(false),
+  /**
+   * Most returning visitors' touches grouped into one statement under load (see
+   * `PostgresStorageOptions.batchSize`); `1` turns grouping off.
+   * @default 64
+   */
+  batchSize: z.number().int().min(1).max(1000).default(64),
 });
 
 /** The `storage:` section of `config.yaml` for `type: postgres`. */

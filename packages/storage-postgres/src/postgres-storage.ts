@@ -15,6 +15,7 @@ import type {
 import { toJsonWithDates, ValidationError } from '@pocketping/core';
 import { createHash } from 'node:crypto';
 import pg, { type Pool, type PoolClient, type QueryConfig } from 'pg';
+import { Batcher } from './batcher.js';
 import { isUnreachable, PACKAGE_NAME, unreachableError, wrapError } from './errors.js';
 import { type MigrationResult, runMigrations } from './migrations.js';
 import { type TableNames, tableNames } from './names.js';
@@ -128,6 +129,96 @@ function touchSessionSql(t: TableNames, durable: boolean): string {
 }
 
 /**
+ * `touchSessionSql` for many sessions at once (see `PostgresStorage.touchSession`): $1 ids,
+ * $2 visitor ids, $3 times, $4 metadata (arrays, one element per session), $5 the keep keys
+ * they share. Answers the updated sessions (not those that do not exist or belong to another
+ * visitor).
+ */
+function touchSessionsSql(t: TableNames, durable: boolean): string {
+  const asyncCommit = durable ? '' : ` AND set_config('synchronous_commit', 'off', true) = 'off'`;
+  // The rows are locked in id order first (a sorted FOR UPDATE, read as the update needs it):
+  // two batches that share sessions then wait for each other instead of deadlocking, whatever
+  // join order the planner picks for the update itself.
+  return `WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[]) AS v(id, vid, la, md)),
+    l AS MATERIALIZED (SELECT id FROM ${t.sessions} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE)
+    UPDATE ${t.sessions} AS s
+    SET last_activity = v.la,
+        metadata = s.metadata || (v.md - ARRAY(SELECT k FROM unnest($5::text[]) AS k WHERE s.metadata ? k))
+    FROM v JOIN l ON l.id = v.id
+    WHERE s.id = l.id AND s.id = ANY($1::text[]) AND s.visitor_id = v.vid${asyncCommit}
+    RETURNING ${selectList(SESSION_READ_COLUMNS, 's')}`;
+}
+
+/** The PostgreSQL array type of a column's values (for `unnest` of batched parameters). */
+const ARRAY_TYPE: Record<Column['kind'], string> = {
+  text: 'text[]',
+  bool: 'boolean[]',
+  date: 'timestamptz[]',
+  json: 'jsonb[]',
+  int: 'bigint[]',
+};
+
+/**
+ * `saveMessageWithSessionSql` for many messages of distinct sessions at once: one array
+ * parameter per message column, then one per patched session column (`patch`, the same
+ * columns for every message). The sessions are locked in id order first, so concurrent
+ * batches cannot deadlock; each session's `seq` moves by one and its message gets that
+ * number. Messages of unknown sessions are not stored and have no row in the answer.
+ */
+function saveMessagesWithSessionsSql(t: TableNames, patch: readonly Column[]): string {
+  const all = [...MESSAGE_COLUMNS, ...patch];
+  const arrays = all.map((c, i) => `$${i + 1}::${ARRAY_TYPE[c.kind]}`).join(', ');
+  const names = [...MESSAGE_COLUMNS.map((c) => c.column), ...patch.map((c) => `p_${c.column}`)].join(', ');
+  const sets = patch.map((c) => `, ${c.column} = v.p_${c.column}`).join('');
+  const { updates } = MESSAGE_UPSERT;
+  return `WITH v AS (SELECT * FROM unnest(${arrays}) AS v(${names})),
+    l AS MATERIALIZED (SELECT id FROM ${t.sessions} WHERE id = ANY($${MESSAGE_UPSERT.sessionParam}::text[])
+      ORDER BY id FOR UPDATE),
+    s AS (UPDATE ${t.sessions} AS x SET seq = x.seq + 1${sets}
+      FROM v JOIN l ON l.id = v.session_id
+      WHERE x.id = l.id AND x.id = ANY($${MESSAGE_UPSERT.sessionParam}::text[])
+      RETURNING ${selectList(SESSION_READ_COLUMNS, 'x')}),
+    m AS (INSERT INTO ${t.messages} (${MESSAGE_UPSERT.names}, seq)
+      SELECT ${MESSAGE_COLUMNS.map((c) => `v.${c.column}`).join(', ')}, s.seq FROM v JOIN s ON s.id = v.session_id
+      ON CONFLICT (id) DO UPDATE SET ${updates}, seq = EXCLUDED.seq
+      RETURNING id AS message_id, session_id AS message_session, (xmax = 0) AS message_inserted, seq AS message_seq)
+    SELECT m.message_id, m.message_inserted, m.message_seq, ${selectList(SESSION_READ_COLUMNS, 's')}
+    FROM m JOIN s ON s.id = m.message_session`;
+}
+
+/**
+ * `createSessionForVisitorSql` for many new sessions of distinct visitors at once: one array
+ * parameter per session column. One row per given session: `proposed_id`, `created`, and the
+ * visitor's newest existing session's columns (null when the given one was stored).
+ */
+function createSessionsForVisitorsSql(t: TableNames): string {
+  const arrays = SESSION_COLUMNS.map((c, i) => `$${i + 1}::${ARRAY_TYPE[c.kind]}`).join(', ');
+  const names = SESSION_COLUMNS.map((c) => c.column).join(', ');
+  return `WITH v AS (SELECT * FROM unnest(${arrays}) AS v(${names})),
+    e AS (SELECT x.* FROM v, LATERAL (SELECT ${SESSION_SELECT} FROM ${t.sessions} AS s
+      WHERE s.visitor_id = v.visitor_id ORDER BY s.created_at DESC, s.id DESC LIMIT 1) AS x),
+    i AS (INSERT INTO ${t.sessions} (${names})
+      SELECT ${SESSION_COLUMNS.map((c) => `v.${c.column}`).join(', ')} FROM v
+      WHERE NOT EXISTS (SELECT 1 FROM e WHERE e.visitor_id = v.visitor_id) RETURNING id)
+    SELECT v.id AS proposed_id, EXISTS (SELECT 1 FROM i WHERE i.id = v.id) AS created,
+      ${selectList(SESSION_READ_COLUMNS, 'e')}
+    FROM v LEFT JOIN e ON e.visitor_id = v.visitor_id`;
+}
+
+/** One message save (hot path: no bridge references) waiting for its batch. */
+interface MessageCall {
+  message: Message;
+  patch: SessionPatch;
+}
+
+/** One returning visitor's touch waiting for its batch. */
+interface TouchCall {
+  sessionId: string;
+  visitorId: string;
+  touch: SessionTouch;
+}
+
+/**
  * `/connect` without a known session, in one statement: the visitor's newest session if there
  * is one (as `getSessionByVisitorId` finds it), else the new row ($1.. in column order) is
  * inserted. The outer select always yields one row: `created`, and the existing session's
@@ -164,6 +255,13 @@ function saveMessageWithSessionSql(t: TableNames, sets: string): string {
 
 /** The SQL of `sessions.activity_minute` for a timestamptz expression (the generated column's formula). */
 const ACTIVITY_MINUTE = (expr: string) => `date_trunc('minute', ${expr} AT TIME ZONE 'UTC')`;
+
+/** The session columns a patch changes, as a key (patches of equal shape share a statement). */
+function patchShape(patch: SessionPatch): string {
+  return patchColumns(SESSION_COLUMNS, patch)
+    .map((c) => c.column.column)
+    .join(',');
+}
 
 /** The message as stored: the given one with the sequence number the database assigned. */
 function withSeq(message: Message, seq: unknown): Message {
@@ -203,10 +301,18 @@ export class PostgresStorage implements Storage {
   private readonly sql: {
     upsertSession: string;
     createSessionForVisitor: string;
+    createSessionsForVisitors: string;
     saveMessage: string;
     touchSession: string;
+    touchSessions: string;
     upsertAttachment: string;
   };
+  /** Groups concurrent touches into one statement under load (see `batchSize`). */
+  private readonly touches?: Batcher<TouchCall, Session | null>;
+  /** Groups concurrent new sessions of distinct visitors into one statement under load. */
+  private readonly sessionCreates?: Batcher<Session, { session: Session; created: boolean }>;
+  /** Groups concurrent message saves of distinct sessions into one statement under load. */
+  private readonly messageSaves?: Batcher<MessageCall, { message: Message; session: Session } | null>;
   /** Statement text of each patch shape (table and changed columns). */
   private readonly patchTexts = new Map<string, string>();
   /** Prepared `getMessages` statements by filter combination (see `messageQueryText`). */
@@ -243,10 +349,34 @@ export class PostgresStorage implements Storage {
     this.sql = {
       upsertSession: upsertSql(t.sessions, SESSION_COLUMNS),
       createSessionForVisitor: createSessionForVisitorSql(t),
+      createSessionsForVisitors: createSessionsForVisitorsSql(t),
       saveMessage: saveMessageSql(t),
       touchSession: touchSessionSql(t, settings.durableTouches),
+      touchSessions: touchSessionsSql(t, settings.durableTouches),
       upsertAttachment: upsertSql(t.attachments, ATTACHMENT_COLUMNS),
     };
+    if (settings.batchSize > 1) {
+      // Half the pool at most runs touches; the other half stays free for everything else.
+      const poolMax = (this.pool as Pool & { options?: { max?: number } }).options?.max ?? 10;
+      this.touches = new Batcher((calls) => this.touchBatch(calls), {
+        maxBatch: settings.batchSize,
+        maxInFlight: Math.max(1, Math.floor(poolMax / 2)),
+        key: (call) => call.sessionId,
+        shape: (call) => call.touch.keepKeys.join('\u0000'),
+      });
+      this.sessionCreates = new Batcher((sessions) => this.createSessionBatch(sessions), {
+        maxBatch: settings.batchSize,
+        maxInFlight: Math.max(1, Math.floor(poolMax / 2)),
+        key: (session) => session.visitorId,
+        shape: () => '',
+      });
+      this.messageSaves = new Batcher((calls) => this.saveMessageBatch(calls), {
+        maxBatch: settings.batchSize,
+        maxInFlight: Math.max(1, Math.floor(poolMax / 2)),
+        key: (call) => call.message.sessionId,
+        shape: (call) => patchShape(call.patch),
+      });
+    }
   }
 
   // ───────────────────────────── lifecycle ─────────────────────────────
@@ -425,6 +555,34 @@ export class PostgresStorage implements Storage {
    * comes with bridge threads takes the lookup-then-`createSession` way.
    */
   async createSessionForVisitor(session: Session): Promise<{ session: Session; created: boolean }> {
+    const hot = Object.keys(session.bridgeThreads ?? {}).length === 0;
+    if (hot && this.sessionCreates) return this.sessionCreates.submit(session);
+    return this.createSessionForVisitorOne(session);
+  }
+
+  /** New sessions of distinct visitors (no bridge threads) in one statement (see `createSessionsForVisitorsSql`). */
+  private async createSessionBatch(sessions: Session[]): Promise<{ session: Session; created: boolean }[]> {
+    if (sessions.length === 1) return [await this.createSessionForVisitorOne(sessions[0]!)];
+    const params = SESSION_COLUMNS.map((c) =>
+      sessions.map((x) =>
+        toParam(c, c.key === 'metadata' ? (x.metadata ?? {}) : (x as unknown as Record<string, unknown>)[c.key]),
+      ),
+    );
+    const rows = await this.query('createSessionForVisitor', this.prepared(this.sql.createSessionsForVisitors), params);
+    const byId = new Map<string, Row>();
+    for (const row of rows) byId.set(row.proposed_id as string, row);
+    return sessions.map((session) => {
+      const row = byId.get(session.id);
+      if (!row) throw wrapError('createSessionForVisitor', new Error(`no answer for session ${session.id}`));
+      if (row.created) {
+        const { seq: _ignored, ...stored } = session;
+        return { session: { ...stored, seq: 0 }, created: true };
+      }
+      return { session: sessionFromRow(row), created: false };
+    });
+  }
+
+  private async createSessionForVisitorOne(session: Session): Promise<{ session: Session; created: boolean }> {
     if (Object.keys(session.bridgeThreads ?? {}).length > 0) {
       const existing = await this.getSessionByVisitorId(session.visitorId);
       if (existing) return { session: existing, created: false };
@@ -432,11 +590,7 @@ export class PostgresStorage implements Storage {
       return { session: { ...session, seq: 0 }, created: true };
     }
     const params = rowParams(SESSION_COLUMNS, { ...session, metadata: session.metadata ?? {} });
-    const [row] = await this.query(
-      'createSessionForVisitor',
-      this.prepared(this.sql.createSessionForVisitor),
-      params,
-    );
+    const [row] = await this.query('createSessionForVisitor', this.prepared(this.sql.createSessionForVisitor), params);
     if (row?.created) {
       const { seq: _ignored, ...stored } = session;
       return { session: { ...stored, seq: 0 }, created: true };
@@ -478,6 +632,11 @@ export class PostgresStorage implements Storage {
    * otherwise `null`, with nothing changed.
    */
   async touchSession(sessionId: string, visitorId: string, touch: SessionTouch): Promise<Session | null> {
+    const call = { sessionId, visitorId, touch };
+    return this.touches ? this.touches.submit(call) : this.touchOne(call);
+  }
+
+  private async touchOne({ sessionId, visitorId, touch }: TouchCall): Promise<Session | null> {
     const rows = await this.query('touchSession', this.prepared(this.sql.touchSession), [
       sessionId,
       visitorId,
@@ -486,6 +645,38 @@ export class PostgresStorage implements Storage {
       [...touch.keepKeys],
     ]);
     return rows[0] ? sessionFromRow(rows[0]) : null;
+  }
+
+  /**
+   * Touches of several sessions (distinct ids, same keep keys) in one statement. Rows are
+   * locked in id order, so two batches running at once (here or on another instance) cannot
+   * deadlock on each other; should the database still report a deadlock or a serialization
+   * failure, each touch is retried on its own.
+   */
+  private async touchBatch(calls: TouchCall[]): Promise<(Session | null)[]> {
+    if (calls.length === 1) return [await this.touchOne(calls[0]!)];
+    const sorted = [...calls].sort((a, b) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0));
+    let rows: Row[];
+    try {
+      const result = await this.pool.query(this.prepared(this.sql.touchSessions), [
+        sorted.map((c) => c.sessionId),
+        sorted.map((c) => c.visitorId),
+        sorted.map((c) => c.touch.lastActivity),
+        sorted.map((c) => toJsonWithDates(c.touch.metadata ?? {})),
+        [...calls[0]!.touch.keepKeys],
+      ]);
+      rows = result.rows as Row[];
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === '40P01' || code === '40001') return Promise.all(calls.map((c) => this.touchOne(c)));
+      throw wrapError('touchSession', err);
+    }
+    const byId = new Map<string, Row>();
+    for (const row of rows) byId.set(row.id as string, row);
+    return calls.map((c) => {
+      const row = byId.get(c.sessionId);
+      return row ? sessionFromRow(row) : null;
+    });
   }
 
   /** The newest session (by creation) of a visitor, or `null`. */
@@ -607,6 +798,65 @@ export class PostgresStorage implements Storage {
    * in the same transaction, after the statement.
    */
   async saveMessageWithSession(
+    message: Message,
+    sessionPatch: SessionPatch,
+  ): Promise<{ message: Message; session: Session } | null> {
+    const hot = Object.keys(message.bridgeMessageIds ?? {}).length === 0 && sessionPatch.bridgeThreads === undefined;
+    if (hot && this.messageSaves) return this.messageSaves.submit({ message, patch: sessionPatch });
+    return this.saveMessageWithSessionOne(message, sessionPatch);
+  }
+
+  /**
+   * Hot-path saves (no bridge references) of messages of distinct sessions, all with the same
+   * patched columns, in one statement (see `saveMessagesWithSessionsSql`). A message saved
+   * again over an existing one has its old bridge references dropped afterwards, like
+   * `saveMessage`. Should the database report a deadlock or a serialization failure, each save
+   * is retried on its own.
+   */
+  private async saveMessageBatch(calls: MessageCall[]): Promise<({ message: Message; session: Session } | null)[]> {
+    if (calls.length === 1) return [await this.saveMessageWithSessionOne(calls[0]!.message, calls[0]!.patch)];
+    const patch = patchColumns(SESSION_COLUMNS, calls[0]!.patch).map((c) => c.column);
+    const key = `batch:${patchShape(calls[0]!.patch)}`;
+    let text = this.patchTexts.get(key);
+    if (text === undefined) {
+      text = saveMessagesWithSessionsSql(this.t, patch);
+      if (this.patchTexts.size < PATCH_CACHE_LIMIT) this.patchTexts.set(key, text);
+    }
+    const columns = [...MESSAGE_COLUMNS, ...patch];
+    const params = columns.map((c, i) =>
+      calls.map((call) =>
+        i < MESSAGE_COLUMNS.length
+          ? toParam(c, (call.message as unknown as Record<string, unknown>)[c.key])
+          : toParam(c, (call.patch as Record<string, unknown>)[c.key]),
+      ),
+    );
+    let rows: Row[];
+    try {
+      rows = (await this.pool.query(this.prepared(text), params)).rows as Row[];
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === '40P01' || code === '40001') {
+        return Promise.all(calls.map((c) => this.saveMessageWithSessionOne(c.message, c.patch)));
+      }
+      throw wrapError('saveMessageWithSession', err);
+    }
+    const byId = new Map<string, Row>();
+    for (const row of rows) byId.set(row.message_id as string, row);
+    const replaced = rows.filter((r) => !r.message_inserted).map((r) => r.message_id as string);
+    if (replaced.length > 0) {
+      await this.query(
+        'saveMessageWithSession',
+        `DELETE FROM ${this.t.bridgeMessages} WHERE message_id = ANY($1::text[])`,
+        [replaced],
+      );
+    }
+    return calls.map(({ message }) => {
+      const row = byId.get(message.id);
+      return row ? { message: withSeq(message, row.message_seq), session: sessionFromRow(row) } : null;
+    });
+  }
+
+  private async saveMessageWithSessionOne(
     message: Message,
     sessionPatch: SessionPatch,
   ): Promise<{ message: Message; session: Session } | null> {

@@ -1,0 +1,85 @@
+/**
+ * Groups concurrent calls of one kind into one statement. Under light load every call goes
+ * out at once, alone (no added latency); when `maxInFlight` statements are already running,
+ * new calls wait in a queue, and the next statement to go carries all of them (up to
+ * `maxBatch`). The round trip, the executor start and the commit are then paid once per batch
+ * instead of once per call, in Node and in PostgreSQL.
+ *
+ * Two calls with the same `key` never share a batch (the statement updates each row once);
+ * the later one waits for a following batch. Calls of different `shape` (a parameter that the
+ * whole statement shares) do not share a batch either.
+ */
+export class Batcher<I, O> {
+  private readonly queue: { item: I; resolve: (value: O) => void; reject: (err: unknown) => void }[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+
+  /**
+   * @param run Runs one batch; answers one result per item, in the same order.
+   * @param options `maxBatch`: most items per statement; `maxInFlight`: most statements
+   * running at once; `key`: items with equal keys go in different batches; `shape`: only items
+   * with the same shape share a batch.
+   */
+  constructor(
+    private readonly run: (items: I[]) => Promise<O[]>,
+    private readonly options: {
+      maxBatch: number;
+      maxInFlight: number;
+      key: (item: I) => string;
+      shape: (item: I) => string;
+    },
+  ) {}
+
+  /** Queues one call; resolves with its own result (or rejects with its batch's error). */
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.options.maxInFlight || this.queue.length === 0) return;
+    // Calls made in the same tick join the batch that goes next.
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) this.sendNext();
+    });
+  }
+
+  private sendNext(): void {
+    const { maxBatch, key, shape } = this.options;
+    const first = this.queue[0]!;
+    const wanted = shape(first.item);
+    const keys = new Set<string>();
+    const batch: typeof this.queue = [];
+    for (let i = 0; i < this.queue.length && batch.length < maxBatch; ) {
+      const entry = this.queue[i]!;
+      const k = key(entry.item);
+      if (shape(entry.item) !== wanted || keys.has(k)) {
+        i++;
+        continue;
+      }
+      keys.add(k);
+      batch.push(entry);
+      this.queue.splice(i, 1);
+    }
+    this.inFlight++;
+    this.run(batch.map((e) => e.item)).then(
+      (results) => {
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+        this.done();
+      },
+      (err: unknown) => {
+        for (const e of batch) e.reject(err);
+        this.done();
+      },
+    );
+  }
+
+  private done(): void {
+    this.inFlight--;
+    this.schedule();
+  }
+}
