@@ -15,13 +15,14 @@ export class Batcher<I, O> {
   private scheduled = false;
 
   /**
-   * @param run Runs one batch; answers one result per item, in the same order.
+   * @param run Runs one batch; answers one result per item, in the same order (a result may be
+   * a promise: an item retried on its own settles with its own outcome).
    * @param options `maxBatch`: most items per statement; `maxInFlight`: most statements
    * running at once; `key`: items with equal keys go in different batches; `shape`: only items
    * with the same shape share a batch.
    */
   constructor(
-    private readonly run: (items: I[]) => Promise<O[]>,
+    private readonly run: (items: I[]) => Promise<(O | Promise<O>)[]>,
     private readonly options: {
       maxBatch: number;
       maxInFlight: number;
@@ -68,7 +69,7 @@ export class Batcher<I, O> {
     this.inFlight++;
     this.run(batch.map((e) => e.item)).then(
       (results) => {
-        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+        for (let i = 0; i < batch.length; i++) Promise.resolve(results[i]!).then(batch[i]!.resolve, batch[i]!.reject);
         this.done();
       },
       (err: unknown) => {

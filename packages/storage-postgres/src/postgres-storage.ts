@@ -205,6 +205,9 @@ function createSessionsForVisitorsSql(t: TableNames): string {
     FROM v LEFT JOIN e ON e.visitor_id = v.visitor_id`;
 }
 
+/** What `saveMessageWithSession` answers for a session that exists. */
+type MessageSaved = { message: Message; session: Session };
+
 /** One message save (hot path: no bridge references) waiting for its batch. */
 interface MessageCall {
   message: Message;
@@ -255,6 +258,18 @@ function saveMessageWithSessionSql(t: TableNames, sets: string): string {
 
 /** The SQL of `sessions.activity_minute` for a timestamptz expression (the generated column's formula). */
 const ACTIVITY_MINUTE = (expr: string) => `date_trunc('minute', ${expr} AT TIME ZONE 'UTC')`;
+
+/**
+ * After a batched statement failed (nothing of it was stored: it was one transaction), each
+ * call runs again on its own, so that one bad call (a duplicate id, a deadlock victim) does
+ * not fail the others it happened to travel with. Waits until all have settled, so the
+ * batcher's count of running statements stays right; each call gets its own outcome.
+ */
+async function eachAlone<I, O>(items: I[], one: (item: I) => Promise<O>): Promise<Promise<O>[]> {
+  const outcomes = items.map((item) => one(item));
+  await Promise.allSettled(outcomes);
+  return outcomes;
+}
 
 /** The session columns a patch changes, as a key (patches of equal shape share a statement). */
 function patchShape(patch: SessionPatch): string {
@@ -312,7 +327,7 @@ export class PostgresStorage implements Storage {
   /** Groups concurrent new sessions of distinct visitors into one statement under load. */
   private readonly sessionCreates?: Batcher<Session, { session: Session; created: boolean }>;
   /** Groups concurrent message saves of distinct sessions into one statement under load. */
-  private readonly messageSaves?: Batcher<MessageCall, { message: Message; session: Session } | null>;
+  private readonly messageSaves?: Batcher<MessageCall, MessageSaved | null>;
   /** Statement text of each patch shape (table and changed columns). */
   private readonly patchTexts = new Map<string, string>();
   /** Prepared `getMessages` statements by filter combination (see `messageQueryText`). */
@@ -561,14 +576,21 @@ export class PostgresStorage implements Storage {
   }
 
   /** New sessions of distinct visitors (no bridge threads) in one statement (see `createSessionsForVisitorsSql`). */
-  private async createSessionBatch(sessions: Session[]): Promise<{ session: Session; created: boolean }[]> {
+  private async createSessionBatch(
+    sessions: Session[],
+  ): Promise<({ session: Session; created: boolean } | Promise<{ session: Session; created: boolean }>)[]> {
     if (sessions.length === 1) return [await this.createSessionForVisitorOne(sessions[0]!)];
     const params = SESSION_COLUMNS.map((c) =>
       sessions.map((x) =>
         toParam(c, c.key === 'metadata' ? (x.metadata ?? {}) : (x as unknown as Record<string, unknown>)[c.key]),
       ),
     );
-    const rows = await this.query('createSessionForVisitor', this.prepared(this.sql.createSessionsForVisitors), params);
+    let rows: Row[];
+    try {
+      rows = (await this.pool.query(this.prepared(this.sql.createSessionsForVisitors), params)).rows as Row[];
+    } catch {
+      return eachAlone(sessions, (x) => this.createSessionForVisitorOne(x));
+    }
     const byId = new Map<string, Row>();
     for (const row of rows) byId.set(row.proposed_id as string, row);
     return sessions.map((session) => {
@@ -650,10 +672,9 @@ export class PostgresStorage implements Storage {
   /**
    * Touches of several sessions (distinct ids, same keep keys) in one statement. Rows are
    * locked in id order, so two batches running at once (here or on another instance) cannot
-   * deadlock on each other; should the database still report a deadlock or a serialization
-   * failure, each touch is retried on its own.
+   * deadlock on each other; when the statement fails anyway, each touch runs again on its own.
    */
-  private async touchBatch(calls: TouchCall[]): Promise<(Session | null)[]> {
+  private async touchBatch(calls: TouchCall[]): Promise<(Session | null | Promise<Session | null>)[]> {
     if (calls.length === 1) return [await this.touchOne(calls[0]!)];
     const sorted = [...calls].sort((a, b) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0));
     let rows: Row[];
@@ -666,10 +687,8 @@ export class PostgresStorage implements Storage {
         [...calls[0]!.touch.keepKeys],
       ]);
       rows = result.rows as Row[];
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (code === '40P01' || code === '40001') return Promise.all(calls.map((c) => this.touchOne(c)));
-      throw wrapError('touchSession', err);
+    } catch {
+      return eachAlone(calls, (c) => this.touchOne(c));
     }
     const byId = new Map<string, Row>();
     for (const row of rows) byId.set(row.id as string, row);
@@ -810,10 +829,12 @@ export class PostgresStorage implements Storage {
    * Hot-path saves (no bridge references) of messages of distinct sessions, all with the same
    * patched columns, in one statement (see `saveMessagesWithSessionsSql`). A message saved
    * again over an existing one has its old bridge references dropped afterwards, like
-   * `saveMessage`. Should the database report a deadlock or a serialization failure, each save
-   * is retried on its own.
+   * `saveMessage`. When the statement fails (nothing of it was stored), each save runs again on
+   * its own.
    */
-  private async saveMessageBatch(calls: MessageCall[]): Promise<({ message: Message; session: Session } | null)[]> {
+  private async saveMessageBatch(
+    calls: MessageCall[],
+  ): Promise<(MessageSaved | null | Promise<MessageSaved | null>)[]> {
     if (calls.length === 1) return [await this.saveMessageWithSessionOne(calls[0]!.message, calls[0]!.patch)];
     const patch = patchColumns(SESSION_COLUMNS, calls[0]!.patch).map((c) => c.column);
     const key = `batch:${patchShape(calls[0]!.patch)}`;
@@ -833,12 +854,8 @@ export class PostgresStorage implements Storage {
     let rows: Row[];
     try {
       rows = (await this.pool.query(this.prepared(text), params)).rows as Row[];
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (code === '40P01' || code === '40001') {
-        return Promise.all(calls.map((c) => this.saveMessageWithSessionOne(c.message, c.patch)));
-      }
-      throw wrapError('saveMessageWithSession', err);
+    } catch {
+      return eachAlone(calls, (c) => this.saveMessageWithSessionOne(c.message, c.patch));
     }
     const byId = new Map<string, Row>();
     for (const row of rows) byId.set(row.message_id as string, row);
