@@ -25,7 +25,6 @@ function setupError(problem: string, steps: string[], cause?: unknown): SetupErr
 const FIND_CHAT_ID_STEPS = [
   'Open the group in Telegram Web (web.telegram.org/a): the address ends in #-100…; that number is the chat id',
   'Or forward any message from the group to @RawDataBot (or @userinfobot) and copy "chat": { "id": … }',
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: the YAML config's interpolation syntax, shown as is
   'Set it as `chatId` (YAML: chatId: ${TELEGRAM_CHAT_ID}); forum group ids start with -100',
 ];
 
@@ -36,7 +35,6 @@ export function checkCredentialsShape(options: ResolvedTelegramBridgeOptions): {
     throw setupError('the bot token is missing', [
       'Open @BotFather in Telegram and send /newbot (or /mybots → your bot → API Token for an existing bot)',
       'Copy the token it answers with; it looks like 123456789:AAH…',
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: the YAML config's interpolation syntax, shown as is
       'Pass it as `token` (YAML: token: ${TELEGRAM_BOT_TOKEN}) and set TELEGRAM_BOT_TOKEN in the environment',
     ]);
   }

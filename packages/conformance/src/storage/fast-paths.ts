@@ -66,7 +66,8 @@ export function fastPathTests(options: StorageConformanceOptions): void {
       const read = await s.getSession(session.id);
       expect(read?.metadata).toEqual(session.metadata);
       expect(read?.createdAt.getTime()).toBe(session.createdAt.getTime());
-      if (has(s, 'getSessionByVisitorId')) expect((await s.getSessionByVisitorId(session.visitorId))?.id).toBe(session.id);
+      if (has(s, 'getSessionByVisitorId'))
+        expect((await s.getSessionByVisitorId(session.visitorId))?.id).toBe(session.id);
     });
 
     it("createSessionForVisitor answers the visitor's newest session and stores nothing when it has one", async (ctx) => {
@@ -74,7 +75,11 @@ export function fastPathTests(options: StorageConformanceOptions): void {
       if (!has(s, 'createSessionForVisitor')) return ctx.skip();
       const visitorId = 'v-returning-visitor';
       const older = makeSession({ visitorId, createdAt: new Date(Date.now() - 120_000) });
-      const newer = makeSession({ visitorId, createdAt: new Date(Date.now() - 60_000), metadata: { url: 'https://kept' } });
+      const newer = makeSession({
+        visitorId,
+        createdAt: new Date(Date.now() - 60_000),
+        metadata: { url: 'https://kept' },
+      });
       await s.createSession(older);
       await s.createSession(newer);
       const attempt = makeSession({ visitorId, metadata: { url: 'https://not-stored' } });
