@@ -121,10 +121,16 @@ export class MemoryStorage implements Storage {
     message: Message,
     sessionPatch: SessionPatch,
   ): Promise<{ message: Message; session: Session } | null> {
-    if (!this.sessions.has(message.sessionId)) return null;
-    const stored = await this.saveMessage(message);
-    const session = await this.updateSession(message.sessionId, sessionPatch);
-    return session ? { message: stored, session } : null;
+    const s = this.sessions.get(message.sessionId);
+    if (!s) return null;
+    const stored = this.storeMessage(message);
+    // A patch cannot move the session to another visitor or creation time (SessionPatch has
+    // neither), so the visitor index stays as it is.
+    for (const key in sessionPatch) {
+      const value = (sessionPatch as Record<string, unknown>)[key];
+      if (value !== undefined && key !== 'seq') (s as unknown as Record<string, unknown>)[key] = clone(value);
+    }
+    return { message: clone(stored), session: this.readSession(s) };
   }
 
   async getSessionByVisitorId(visitorId: string): Promise<Session | null> {
@@ -179,6 +185,11 @@ export class MemoryStorage implements Storage {
   }
 
   async saveMessage(message: Message): Promise<Message> {
+    return clone(this.storeMessage(message));
+  }
+
+  /** Stores a copy of `message` with the session's next seq; returns the stored copy itself. */
+  private storeMessage(message: Message): Message {
     const copy = clone(message);
     copy.seq = this.nextSeq(copy.sessionId);
     const existing = this.messages.get(copy.id);
@@ -188,23 +199,33 @@ export class MemoryStorage implements Storage {
       this.sessionMessages.set(copy.sessionId, list);
     }
     if (existing) {
-      const idx = list.indexOf(existing);
-      if (idx >= 0) list.splice(idx, 1);
+      // Saved again: the old copy leaves its list (its own session's, should the id move).
+      const old = existing.sessionId === copy.sessionId ? list : this.sessionMessages.get(existing.sessionId);
+      const idx = old ? old.indexOf(existing) : -1;
+      if (idx >= 0) old!.splice(idx, 1);
     }
-    // Binary insertion keeps the list sorted; new messages almost always go at the end.
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareMessages(list[mid]!, copy) <= 0) lo = mid + 1;
-      else hi = mid;
+    const last = list[list.length - 1];
+    if (last === undefined || compareMessages(last, copy) <= 0) {
+      // The usual case: the newest message of its session.
+      list.push(copy);
+    } else {
+      // Binary insertion keeps the list sorted.
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (compareMessages(list[mid]!, copy) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      list.splice(lo, 0, copy);
     }
-    list.splice(lo, 0, copy);
     this.messages.set(copy.id, copy);
-    for (const [bridge, pid] of Object.entries(copy.bridgeMessageIds ?? {})) {
-      this.bridgeMessages.set(`${bridge}\u0000${pid}`, copy.id);
+    if (copy.bridgeMessageIds) {
+      for (const [bridge, pid] of Object.entries(copy.bridgeMessageIds)) {
+        this.bridgeMessages.set(`${bridge}\u0000${pid}`, copy.id);
+      }
     }
-    return clone(copy);
+    return copy;
   }
 
   async getMessages(sessionId: string, query: MessageQuery = {}): Promise<Message[]> {
