@@ -70,10 +70,10 @@ export const PostgresStorageOptionsSchema = PostgresLocationSchema.extend({
    */
   durableTouches: z.boolean().default(false),
   /**
-   * Most calls of one kind (returning visitors' touches) grouped into one statement when the
-   * database is busy: while half the pool is running such statements, new calls queue and the
-   * next statement carries all of them, so a burst pays one round trip and one commit per batch.
-   * Under light load every call still goes out at once, alone. `1` turns grouping off.
+   * Most calls of one kind (returning visitors' touches, new sessions, new messages) grouped
+   * into one statement under load: while a statement of that kind is running, new calls queue
+   * and the next statement carries all of them, so a burst pays one round trip and one commit
+   * per batch. Under light load every call still goes out at once, alone. `1` turns grouping off.
    * @default 64
    */
   batchSize: z.number().int().min(1).max(1000).default(64),

@@ -205,6 +205,15 @@ function createSessionsForVisitorsSql(t: TableNames): string {
     FROM v LEFT JOIN e ON e.visitor_id = v.visitor_id`;
 }
 
+/**
+ * Batched statements of one kind running at once per storage. One is the fastest measured
+ * (returning visitors 0.36 → 0.46, messages 0.24 → 0.28 of the bare-Fastify rate, against five
+ * at a time): the calls that arrive during a round trip all go in the next statement, and the
+ * database has fewer backends competing for the same rows and CPU. A call never waits longer
+ * than the statement in flight.
+ */
+const BATCHES_IN_FLIGHT = 1;
+
 /** What `saveMessageWithSession` answers for a session that exists. */
 type MessageSaved = { message: Message; session: Session };
 
@@ -371,23 +380,21 @@ export class PostgresStorage implements Storage {
       upsertAttachment: upsertSql(t.attachments, ATTACHMENT_COLUMNS),
     };
     if (settings.batchSize > 1) {
-      // Half the pool at most runs touches; the other half stays free for everything else.
-      const poolMax = (this.pool as Pool & { options?: { max?: number } }).options?.max ?? 10;
       this.touches = new Batcher((calls) => this.touchBatch(calls), {
         maxBatch: settings.batchSize,
-        maxInFlight: Math.max(1, Math.floor(poolMax / 2)),
+        maxInFlight: BATCHES_IN_FLIGHT,
         key: (call) => call.sessionId,
         shape: (call) => call.touch.keepKeys.join('\u0000'),
       });
       this.sessionCreates = new Batcher((sessions) => this.createSessionBatch(sessions), {
         maxBatch: settings.batchSize,
-        maxInFlight: Math.max(1, Math.floor(poolMax / 2)),
+        maxInFlight: BATCHES_IN_FLIGHT,
         key: (session) => session.visitorId,
         shape: () => '',
       });
       this.messageSaves = new Batcher((calls) => this.saveMessageBatch(calls), {
         maxBatch: settings.batchSize,
-        maxInFlight: Math.max(1, Math.floor(poolMax / 2)),
+        maxInFlight: BATCHES_IN_FLIGHT,
         key: (call) => call.message.sessionId,
         shape: (call) => patchShape(call.patch),
       });
