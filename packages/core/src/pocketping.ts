@@ -1772,16 +1772,17 @@ export class PocketPing {
       updatedAt: now,
       status: 'sent',
       source: options.sourceBridge ?? 'api',
-      ...(options.operatorName ? { operatorName: options.operatorName } : {}),
-      ...(replyTo ? { replyTo } : {}),
-      ...(options.attachments && options.attachments.length > 0
-        ? { attachments: options.attachments.map((a) => ({ ...a, messageId: id })) }
-        : {}),
-      ...(options.metadata ? { metadata: options.metadata } : {}),
-      ...(options.sourceBridge && options.platformMessageId
-        ? { bridgeMessageIds: { [options.sourceBridge]: options.platformMessageId } }
-        : {}),
     };
+    // Optional fields are set only when present (no temporary objects on every reply).
+    if (options.operatorName) message.operatorName = options.operatorName;
+    if (replyTo) message.replyTo = replyTo;
+    if (options.attachments && options.attachments.length > 0) {
+      message.attachments = options.attachments.map((a) => ({ ...a, messageId: id }));
+    }
+    if (options.metadata) message.metadata = options.metadata;
+    if (options.sourceBridge && options.platformMessageId) {
+      message.bridgeMessageIds = { [options.sourceBridge]: options.platformMessageId };
+    }
     const patch: Partial<Session> = { lastActivity: now };
     if (sender === 'operator') {
       patch.lastOperatorActivity = now;

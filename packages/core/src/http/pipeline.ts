@@ -337,7 +337,7 @@ export class ProtocolHttpHandler {
       }
       const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
       if (!match) throw new PocketPingError('AUTH_REQUIRED', 'send Authorization: Bearer <apiKey>');
-      if (!(await apiKeyMatches(match[1]!.trim(), apiKey)))
+      if (!apiKeyMatches(match[1]!.trim(), apiKey))
         throw new PocketPingError('AUTH_INVALID', 'the API key is not valid');
       const out = await route.handle(this.pp, { params, query: req.query, body });
       if (out && typeof out === 'object' && (out as { __sse?: boolean }).__sse) {
