@@ -123,7 +123,10 @@ async function scenario(name, path, lua, argsOurs, argsBase, servers) {
 async function main() {
   cleanupServices();
   const env = { BENCH_STORAGE: storage, BENCH_PG_SCHEMA: pgSchema, BENCH_REDIS_PREFIX: redisPrefix };
-  const nodeArgs = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles')}`] : [];
+  const nodeArgs = [
+    ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles')}`] : []),
+    ...(process.env.BENCH_OURS_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  ];
   const servers = { ours: await startServer('ours', env, { nodeArgs }), base: await startServer('baseline') };
   const results = [];
   try {
