@@ -10,7 +10,14 @@
  * whole statement shares) do not share a batch either.
  */
 export class Batcher<I, O> {
-  private readonly queue: { item: I; resolve: (value: O) => void; reject: (err: unknown) => void }[] = [];
+  /** Waiting calls, with their key and shape computed once at submit. */
+  private readonly queue: {
+    item: I;
+    key: string;
+    shape: string;
+    resolve: (value: O) => void;
+    reject: (err: unknown) => void;
+  }[] = [];
   private inFlight = 0;
   private scheduled = false;
 
@@ -34,7 +41,7 @@ export class Batcher<I, O> {
   /** Queues one call; resolves with its own result (or rejects with its batch's error). */
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, key: this.options.key(item), shape: this.options.shape(item), resolve, reject });
       this.schedule();
     });
   }
@@ -50,19 +57,17 @@ export class Batcher<I, O> {
   }
 
   private sendNext(): void {
-    const { maxBatch, key, shape } = this.options;
-    const first = this.queue[0]!;
-    const wanted = shape(first.item);
+    const { maxBatch } = this.options;
+    const wanted = this.queue[0]!.shape;
     const keys = new Set<string>();
     const batch: typeof this.queue = [];
     for (let i = 0; i < this.queue.length && batch.length < maxBatch; ) {
       const entry = this.queue[i]!;
-      const k = key(entry.item);
-      if (shape(entry.item) !== wanted || keys.has(k)) {
+      if (entry.shape !== wanted || keys.has(entry.key)) {
         i++;
         continue;
       }
-      keys.add(k);
+      keys.add(entry.key);
       batch.push(entry);
       this.queue.splice(i, 1);
     }

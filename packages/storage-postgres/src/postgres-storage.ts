@@ -280,6 +280,11 @@ async function eachAlone<I, O>(items: I[], one: (item: I) => Promise<O>): Promis
   return outcomes;
 }
 
+/** The answer for a session stored as new: as given, with no message numbered yet. */
+function created(session: Session): { session: Session; created: true } {
+  return { session: { ...session, seq: 0 }, created: true };
+}
+
 /** The session columns a patch changes, as a key (patches of equal shape share a statement). */
 function patchShape(patch: SessionPatch): string {
   return patchColumns(SESSION_COLUMNS, patch)
@@ -604,8 +609,7 @@ export class PostgresStorage implements Storage {
       const row = byId.get(session.id);
       if (!row) throw wrapError('createSessionForVisitor', new Error(`no answer for session ${session.id}`));
       if (row.created) {
-        const { seq: _ignored, ...stored } = session;
-        return { session: { ...stored, seq: 0 }, created: true };
+        return created(session);
       }
       return { session: sessionFromRow(row), created: false };
     });
@@ -616,13 +620,12 @@ export class PostgresStorage implements Storage {
       const existing = await this.getSessionByVisitorId(session.visitorId);
       if (existing) return { session: existing, created: false };
       await this.createSession(session);
-      return { session: { ...session, seq: 0 }, created: true };
+      return created(session);
     }
     const params = rowParams(SESSION_COLUMNS, { ...session, metadata: session.metadata ?? {} });
     const [row] = await this.query('createSessionForVisitor', this.prepared(this.sql.createSessionForVisitor), params);
     if (row?.created) {
-      const { seq: _ignored, ...stored } = session;
-      return { session: { ...stored, seq: 0 }, created: true };
+      return created(session);
     }
     return { session: sessionFromRow(row!), created: false };
   }

@@ -3,7 +3,15 @@ import { MemoryStorage, type Session, type SessionTouch } from '@pocketping/core
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { PostgresStorage } from '../src/index.js';
-import { adminPool, closeAdmin, dropSchema, pgService, randomSchema } from './helpers.js';
+import {
+  adminPool,
+  closeAdmin,
+  dropSchema,
+  lockWaiters,
+  pgService,
+  randomSchema,
+  settledDeadlockCount,
+} from './helpers.js';
 
 /** The text that only the grouped touch statement contains. */
 const BATCH_MARKER = 'unnest($1::text[], $2::text[]';
@@ -27,42 +35,6 @@ interface TouchCall {
   sessionId: string;
   visitorId: string;
   touch: SessionTouch;
-}
-
-/** Reads `deadlocks` of the current database once the statistics stopped moving (up to ~3 s). */
-async function stableDeadlocks(): Promise<number> {
-  const admin = adminPool();
-  const read = async () => {
-    // Each backend flushes its counters when it exits or goes idle; the reader caches a snapshot.
-    await admin.query('SELECT pg_stat_clear_snapshot()');
-    const { rows } = await admin.query(
-      'SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()',
-    );
-    return rows[0].n as number;
-  };
-  let last = await read();
-  for (let waited = 0; waited < 3000; waited += 250) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    const now = await read();
-    if (now === last && waited >= 500) return now;
-    last = now;
-  }
-  return last;
-}
-
-/** Waits until `count` statements on tables of `schema` wait for a row lock (up to 5 s). */
-async function waitForLockWaiters(schema: string, count: number): Promise<void> {
-  let waiting = 0;
-  for (let waited = 0; waited < 5000; waited += 10) {
-    const { rows } = await adminPool().query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND position($1 in query) > 0`,
-      [schema],
-    );
-    waiting = rows[0].n as number;
-    if (waiting >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`only ${waiting} of ${count} touch statements in ${schema} came to wait for the held row`);
 }
 
 describe.skipIf(pgService.skip)('PostgresStorage touch batching', () => {
@@ -186,7 +158,7 @@ describe.skipIf(pgService.skip)('PostgresStorage touch batching', () => {
     for (const session of sessions) await a.createSession(session);
     // Both pools connected and idle before the clock starts.
     await Promise.all([a.ping(), b.ping(), a.ping(), b.ping()]);
-    const before = await stableDeadlocks();
+    const before = await settledDeadlockCount();
 
     // Instance a touches sessions 0..29 upwards, b touches 10..39 downwards; six rounds each,
     // all at once, so every statement carries 30 sessions and overlaps those of the other
@@ -223,7 +195,7 @@ describe.skipIf(pgService.skip)('PostgresStorage touch batching', () => {
         ...burst(a, sessions.slice(0, 30), 'a'),
         ...burst(b, sessions.slice(10, 40).reverse(), 'b'),
       ]);
-      await waitForLockWaiters(schema, 2);
+      await lockWaiters(schema, 2);
     } finally {
       await holder.query('ROLLBACK');
       holder.release();
@@ -237,7 +209,7 @@ describe.skipIf(pgService.skip)('PostgresStorage touch batching', () => {
     // for where PostgreSQL counts it, once both instances' connections have ended.
     await a.close();
     await b.close();
-    expect(await stableDeadlocks()).toBe(before);
+    expect(await settledDeadlockCount()).toBe(before);
     // Timing assertions are otherwise avoided here. This one is the second witness of deadlocks:
     // each costs deadlock_timeout (1 s by default) before PostgreSQL breaks it. The workload is
     // a dozen small statements that take well under 100 ms here, so 3 s leaves a wide margin for

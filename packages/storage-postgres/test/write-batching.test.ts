@@ -3,7 +3,15 @@ import type { Message, Session, SessionPatch } from '@pocketping/core';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { PostgresStorage } from '../src/index.js';
-import { adminPool, closeAdmin, dropSchema, pgService, randomSchema } from './helpers.js';
+import {
+  adminPool,
+  closeAdmin,
+  dropSchema,
+  lockWaiters,
+  pgService,
+  randomSchema,
+  settledDeadlockCount,
+} from './helpers.js';
 
 /** Only the grouped statements (several calls in one) pass their values as arrays to `unnest`. */
 const GROUPED = 'unnest(';
@@ -45,43 +53,6 @@ interface SaveCall {
 }
 
 type SaveAnswer = { message: Message; session: Session } | null;
-
-/** `deadlocks` of the current database, read again until two reads 250 ms apart agree (up to ~3 s). */
-async function settledDeadlockCount(): Promise<number> {
-  const read = async () => {
-    // Backends report their counters when they go idle or exit; the reader's snapshot is cached
-    // for its transaction, so it is cleared before every read.
-    await adminPool().query('SELECT pg_stat_clear_snapshot()');
-    const { rows } = await adminPool().query(
-      'SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()',
-    );
-    return rows[0].n as number;
-  };
-  let previous = await read();
-  for (let waited = 0; waited < 3000; waited += 250) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    const current = await read();
-    if (current === previous && waited >= 500) return current;
-    previous = current;
-  }
-  return previous;
-}
-
-/** Resolves once `count` statements on `schema` wait for a lock (fails after 5 s). */
-async function lockWaiters(schema: string, count: number): Promise<void> {
-  let seen = 0;
-  for (let waited = 0; waited < 5000; waited += 10) {
-    const { rows } = await adminPool().query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity
-       WHERE wait_event_type = 'Lock' AND state = 'active' AND position($1 in query) > 0`,
-      [schema],
-    );
-    seen = rows[0].n as number;
-    if (seen >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`only ${seen} of ${count} statements on ${schema} came to wait for the held session row`);
-}
 
 /** Asserts that the numbers are exactly 1..n in some order. */
 function expectOneToN(seqs: (number | undefined)[]): void {
